@@ -1,0 +1,59 @@
+# Reproducible report: RBC-TI after lenalidomide discontinuation in del(5q) MDS.
+# `make help` lists the targets. Every target creates .venv from the pinned requirements first.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_SYS ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DATA ?= data/synthetic/cohort.csv
+
+export PYTHONHASHSEED := 0
+export SOURCE_DATE_EPOCH ?= 1722816000
+export MPLBACKEND := Agg
+
+.PHONY: help venv report test lint format validate synthetic bench clean
+
+help: ## List the targets and what they do
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+	@echo "  Variables: DATA=path/to/extract (default $(DATA))"
+
+$(STAMP): requirements.txt requirements.lock pyproject.toml
+	@command -v $(PYTHON_SYS) >/dev/null || { echo "error: $(PYTHON_SYS) not found (Python 3.11 is required)"; exit 1; }
+	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
+	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create or update .venv from the pinned requirements (idempotent)
+
+report: $(STAMP) ## Build the report from DATA (default: the shipped synthetic cohort)
+	$(VENV)/bin/lenstop build --data "$(DATA)"
+
+test: $(STAMP) ## Run lint and the whole test suite (unit, notebooks via nbval, report)
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest
+
+lint: $(STAMP) ## Ruff lint only
+	$(VENV)/bin/ruff check .
+
+format: $(STAMP) ## Ruff format and fix imports
+	$(VENV)/bin/ruff check --fix --select I .
+	$(VENV)/bin/ruff format src tests benchmarks
+
+validate: $(STAMP) ## Validate DATA against the data dictionary and print every problem
+	$(VENV)/bin/lenstop validate "$(DATA)"
+
+synthetic: $(STAMP) ## Regenerate data/synthetic/cohort.csv (deterministic, seeded)
+	$(VENV)/bin/lenstop synthesize --out data/synthetic/cohort.csv
+
+bench: $(STAMP) ## Run the benchmark and write benchmarks/results.md
+	$(PY) benchmarks/run.py
+
+clean: ## Remove build outputs (keeps .venv and committed results)
+	rm -rf build _manuscript .snakemake report.html report.pdf

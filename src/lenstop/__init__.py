@@ -1,0 +1,8 @@
+"""lenstop: RBC transfusion independence after lenalidomide discontinuation in del(5q) MDS.
+
+The package holds every step the notebooks and the manuscript rely on: the data dictionary
+(`schema`), readers (`io`), validation (`validate`), analysis variables (`derive`), the
+calibrated synthetic cohort (`synthetic`), statistics (`stats`) and the results file.
+"""
+
+__version__ = "0.1.0"

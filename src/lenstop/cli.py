@@ -1,0 +1,89 @@
+"""Command line: `lenstop validate | synthesize | dictionary | build`.
+
+Data problems are printed as one report (file, row, patient, column, rule, value) with exit
+code 2 and no traceback; they go to the terminal only, never to a log file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import config
+from .problems import DataError
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from .validate import load_cohort
+
+    cohort, warnings = load_cohort(args.data, sheet=args.sheet)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"{Path(args.data).name}: {len(cohort)} patients, all checks passed.")
+    return 0
+
+
+def _synthesize(args: argparse.Namespace) -> int:
+    from .synthetic import generate, to_csv_text
+
+    cohort, seed = generate(n=args.n, seed=args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(to_csv_text(cohort), encoding="utf-8")
+    tmp.replace(out)
+    print(f"wrote {out} ({len(cohort)} synthetic patients, seed {seed})")
+    return 0
+
+
+def _dictionary(args: argparse.Namespace) -> int:
+    from .dictionary import markdown_table
+
+    print(markdown_table())
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from .pipeline import build
+
+    return build(Path(args.data), sheet=args.sheet)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and `--help`)."""
+    p = argparse.ArgumentParser(prog="lenstop", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    v = sub.add_parser("validate", help="check an extract and print every problem at once")
+    v.add_argument("data", help="CSV, XLSX, Parquet, SAS, SPSS or Stata file")
+    v.add_argument("--sheet", help="Excel sheet to read (default: the one with patient_id)")
+    v.set_defaults(func=_validate)
+    s = sub.add_parser("synthesize", help="write the calibrated synthetic cohort")
+    s.add_argument("--out", default=str(config.SYNTHETIC_COHORT))
+    s.add_argument("--n", type=int, default=118, help="number of patients (default 118)")
+    s.add_argument("--seed", type=int, default=config.SYNTHETIC_SEED)
+    s.set_defaults(func=_synthesize)
+    d = sub.add_parser("dictionary", help="print the data dictionary as a markdown table")
+    d.set_defaults(func=_dictionary)
+    b = sub.add_parser("build", help="validate DATA, run the notebooks, render the report")
+    b.add_argument("--data", default=str(config.SYNTHETIC_COHORT))
+    b.add_argument("--sheet")
+    b.set_defaults(func=_build)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (2 for bad data, 0 on success)."""
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DataError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; nothing was overwritten.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

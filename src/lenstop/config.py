@@ -1,0 +1,46 @@
+"""Every path and analysis default in one place, so notebooks, workflow and tests agree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+"""Project root (the folder holding `pyproject.toml`)."""
+
+DATA_DIR = ROOT / "data"
+SYNTHETIC_COHORT = DATA_DIR / "synthetic" / "cohort.csv"
+PRIVATE_DIR = DATA_DIR / "private"
+NOTEBOOKS_DIR = ROOT / "notebooks"
+FIGURES_DIR = ROOT / "figures"
+RESULTS_DIR = ROOT / "results"
+RESULTS_FILE = RESULTS_DIR / "results.json"
+BUILD_DIR = ROOT / "build"
+
+DAYS_PER_MONTH = 30.4375
+"""Months are days / 30.4375 (the study's definition: 365.25 / 12)."""
+
+CYCLES_CUTOFF = 12
+"""LEN cycles at or above which treatment counts as long (published factor: >= 12 cycles)."""
+
+TB_CUTOFF_UNITS_8WK = 4.0
+"""High transfusion burden (IWG 2018 HTB): >= 8 RBC units in 16 weeks, i.e. >= 4 units in 8 weeks.
+
+Anything below (IWG 2018 LTB, 3-7 units/16 weeks, and lighter burdens) is low burden.
+"""
+
+ALPHA = 0.05
+"""Two-sided significance level for tests and confidence intervals."""
+
+LANDMARK_MONTHS = (12, 24, 36, 60)
+"""Times (months from discontinuation) at which survival-type estimates are reported."""
+
+SYNTHETIC_SEED = 20240805
+"""Seed of the synthetic cohort (the paper's online date, 5 Aug 2024)."""
+
+MIN_CELL_SIZE = 0
+"""Counts below this are shown as '<k' in shareable outputs; 0 disables suppression."""
+
+
+def is_synthetic(path: str | Path) -> bool:
+    """True when `path` is the shipped synthetic cohort (the report then says so)."""
+    return Path(path).resolve() == SYNTHETIC_COHORT.resolve()

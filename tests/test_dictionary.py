@@ -1,0 +1,32 @@
+"""The data dictionary in data/README.md is the one the code validates against."""
+
+from lenstop import config
+from lenstop.dictionary import between_markers, markdown_table
+from lenstop.schema import COLUMNS, REQUIRED_COLUMNS, RULES
+
+ISSUE_COLUMNS = (
+    "patient_id centre sex age_at_len_stop ipssr karyotype tb_units_8wk_pre_len len_start_date "
+    "ti_start_date len_cycles len_dose_at_stop_mg len_stop_date stop_reason hb_at_stop_g_dl "
+    "anc_at_stop plt_at_stop ccyr_at_stop cyto_reeval_date ccyr_lost ti_loss_date aml_date "
+    "len_retreat_date retreat_ti_regained retreat_ti_date death_date last_followup_date"
+).split()
+
+
+def test_readme_table_is_generated_from_schema():
+    text = (config.DATA_DIR / "README.md").read_text(encoding="utf-8")
+    assert between_markers(text) == markdown_table()
+
+
+def test_study_columns_are_all_required():
+    assert set(ISSUE_COLUMNS) <= set(REQUIRED_COLUMNS)
+
+
+def test_no_identifying_columns():
+    names = {c.name for c in COLUMNS}
+    assert not names & {"name", "birth_date", "date_of_birth", "initials", "hospital_number"}
+
+
+def test_every_rule_names_known_columns():
+    names = {c.name for c in COLUMNS}
+    for rule in RULES:
+        assert rule.column in names and set(rule.involves) <= names, rule.id
