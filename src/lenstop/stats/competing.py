@@ -1,0 +1,301 @@
+"""Competing risks: Aalen-Johansen cumulative incidence and the Fine-Gray model.
+
+Status coding throughout: 0 = censored, 1 = event of interest (loss of TI), 2 = competing
+event (death without loss of TI); `cause` picks the event of interest.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from lifelines import AalenJohansenFitter, CoxPHFitter, KaplanMeierFitter
+from lifelines.exceptions import StatisticalWarning
+
+from lenstop.config import ALPHA, LANDMARK_MONTHS
+from lenstop.stats._sandwich import robust_covariance
+from lenstop.stats._util import (
+    as_tuple,
+    check_durations,
+    check_status,
+    complete_cases,
+    finite_or_none,
+    value_at,
+)
+from lenstop.stats.cox import _records, check_estimable, coef_table, fit_guarded
+
+AJ_SEED = 20240805
+"""Seed handed to lifelines' AalenJohansenFitter; it only matters if lifelines still jitters."""
+
+
+@dataclass(frozen=True)
+class CIFSummary:
+    """Aalen-Johansen cumulative incidence of `cause` at landmarks; `fitter` kept for plotting."""
+
+    n: int
+    n_dropped: int
+    cause: int
+    events: dict[int, int]
+    censored: int
+    landmarks: list[dict[str, Any]]
+    alpha: float
+    ties_separated: int
+    """Competing events moved a hair earlier to break ties with the event of interest."""
+    fitter: AalenJohansenFitter = field(repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything except the fitter, ready for json.dump."""
+        return {
+            "n": self.n,
+            "n_dropped": self.n_dropped,
+            "cause": self.cause,
+            "events": {str(k): v for k, v in self.events.items()},
+            "censored": self.censored,
+            "landmarks": [dict(row) for row in self.landmarks],
+            "alpha": self.alpha,
+            "ties_separated": self.ties_separated,
+        }
+
+
+def separate_tied_causes(
+    durations: np.ndarray, status: np.ndarray, cause: int
+) -> tuple[np.ndarray, int]:
+    """Break ties between different event types deterministically, keeping the estimate exact.
+
+    lifelines' Aalen-Johansen fitter refuses such ties and jitters every event time at random
+    (by up to +-1e-4), which can also move an event past a censoring at the same time. Here
+    only competing events tied with another event type move, and only earlier, by a tiny step
+    (1e-6 of the smallest gap between distinct times), one step per other event type. The
+    cumulative incidences at and after the tied time equal the tied-data (R) values, and
+    censorings stay after events, as in R and statsmodels.
+    """
+    event = status > 0
+    frame = pd.DataFrame({"t": durations[event], "s": status[event]})
+    n_types = frame.groupby("t")["s"].nunique()
+    tied_times = n_types.index[n_types > 1].to_numpy(dtype=float)
+    if tied_times.size == 0:
+        return durations, 0
+    distinct = np.unique(durations)
+    step = np.diff(distinct).min() * 1e-6
+    others = sorted(set(status[event].tolist()) - {cause})
+    offset = {code: rank + 1 for rank, code in enumerate(others)}
+    moved = event & (status != cause) & np.isin(durations, tied_times)
+    out = durations.astype(float).copy()
+    out[moved] -= step * np.array([offset[s] for s in status[moved]], dtype=float)
+    return out, int(moved.sum())
+
+
+def cumulative_incidence(
+    df: pd.DataFrame,
+    duration_col: str,
+    status_col: str,
+    cause: int = 1,
+    landmarks: Iterable[float] = LANDMARK_MONTHS,
+    alpha: float = ALPHA,
+) -> CIFSummary:
+    """Aalen-Johansen cumulative incidence of `cause` at landmark times, with pointwise CI.
+
+    The CI is lifelines' (Greenwood-type delta-method variance, log(-log) transform); R's
+    survfit reports an infinitesimal-jackknife SE with a log transform instead, so CIs differ
+    slightly. Landmarks beyond the last follow-up time give None.
+    """
+    data, dropped = complete_cases(df, [duration_col, status_col])
+    durations = check_durations(data[duration_col], duration_col)
+    status = check_status(data[status_col], status_col)
+    if len(durations) == 0:
+        raise ValueError("no complete rows to estimate a cumulative incidence")
+    fit_durations, n_moved = separate_tied_causes(durations, status, cause)
+    ajf = AalenJohansenFitter(alpha=alpha, seed=AJ_SEED)
+    with warnings.catch_warnings():
+        # after tie separation lifelines must not jitter; fail loudly if it would
+        warnings.filterwarnings("error", message="Tied event times")
+        ajf.fit(fit_durations, status, event_of_interest=cause, label=f"CIF_{cause}")
+    last = float(durations.max())
+    rows = []
+    for t in as_tuple(landmarks):
+        if t > last:
+            rows.append({"time": t, "cif": None, "se": None, "ci_low": None, "ci_high": None})
+            continue
+        cif = float(value_at(ajf.cumulative_density_, t).iloc[0])
+        var = float(value_at(ajf.variance_, t))
+        # lifelines labels its two CI columns the wrong way round; sort them
+        band = np.sort(np.asarray(value_at(ajf.confidence_interval_, t), dtype=float))
+        rows.append(
+            {
+                "time": t,
+                "cif": cif,
+                "se": finite_or_none(np.sqrt(var)),
+                "ci_low": finite_or_none(band[0]) if cif > 0 else 0.0,
+                "ci_high": finite_or_none(band[1]) if cif > 0 else 0.0,
+            }
+        )
+    codes = sorted(set(status.tolist()) - {0})
+    return CIFSummary(
+        n=len(durations),
+        n_dropped=dropped,
+        cause=cause,
+        events={int(c): int((status == c).sum()) for c in codes},
+        censored=int((status == 0).sum()),
+        landmarks=rows,
+        alpha=alpha,
+        ties_separated=n_moved,
+        fitter=ajf,
+    )
+
+
+def finegray_expand(
+    df: pd.DataFrame,
+    duration_col: str,
+    status_col: str,
+    cause: int = 1,
+    id_col: str | None = None,
+) -> pd.DataFrame:
+    """Counting-process data with IPCW weights for a Fine-Gray fit, as R's `survival::finegray`.
+
+    Subjects with a competing event stay in the risk set after their event time T_i with weight
+    G(t-)/G(T_i-), G the Kaplan-Meier of censoring (censorings after events at tied times);
+    the extension is split at the censoring times (only pieces that contain an event of
+    interest are kept). Everyone else has one row (0, T_i] with weight 1. Returns all columns
+    of `df` plus fgstart, fgstop, fgstatus, fgwt, and `id_col` (or the row position as 'id').
+    """
+    time = check_durations(df[duration_col], duration_col)
+    status = check_status(df[status_col], status_col)
+    if time.size == 0:
+        raise ValueError("no rows to expand")
+    zero = 0.0 if time.min() > 0 else 2 * time.min() - 1.0
+    utime = np.unique(np.concatenate([[zero], time]))
+    # censoring KM on the rank scale, events pulled 0.2 earlier so censoring follows them
+    rank_stop = np.searchsorted(utime, time) + 1.0 - 0.2 * (status != 0)
+    cens_km = KaplanMeierFitter().fit(rank_stop, (status == 0).astype(int))
+    table = cens_km.event_table
+    jumps = table.index[(table["observed"] > 0).to_numpy()].to_numpy(dtype=float)
+    ctime = utime[np.rint(jumps).astype(int) - 1]
+    cprob = cens_km.survival_function_.loc[jumps].to_numpy(dtype=float).ravel()
+    ct2 = np.append(ctime, time.max())  # interval j is (ct2[j-1], ct2[j]]
+    cp2 = np.append(1.0, cprob)  # G just before any time in interval j
+    event_times = np.unique(time[status == cause])
+    keep = np.zeros(ct2.size, dtype=bool)
+    keep[np.searchsorted(ct2, event_times, side="left")] = True  # intervals holding events
+
+    base = df.reset_index(drop=True)
+    ids = base[id_col].to_numpy() if id_col else np.arange(1, len(base) + 1)
+    pieces: list[tuple[int, float, float, float]] = []  # (row, start, stop, weight)
+    for i in range(len(base)):
+        if status[i] != 0 and status[i] != cause:
+            j0 = int(np.searchsorted(ct2, time[i], side="left"))
+            pieces.append((i, zero, ct2[j0], 1.0))
+            later = [j for j in range(j0 + 1, ct2.size) if keep[j]]
+            pieces.extend((i, ct2[j - 1], ct2[j], cp2[j] / cp2[j0]) for j in later)
+        else:
+            pieces.append((i, zero, time[i], 1.0))
+    rows_arr = np.array([p[0] for p in pieces], dtype=int)
+    starts, stops, wts = (np.array([p[k] for p in pieces], dtype=float) for k in (1, 2, 3))
+    out = base.iloc[rows_arr].reset_index(drop=True)
+    out["id" if id_col is None else id_col] = ids[rows_arr]
+    out["fgstart"] = starts
+    out["fgstop"] = stops
+    out["fgstatus"] = (status[rows_arr] == cause).astype(int)
+    out["fgwt"] = wts
+    return out
+
+
+@dataclass(frozen=True)
+class FineGrayResult:
+    """A Fine-Gray fit: tidy `table` (subdistribution HRs, robust CIs) plus counts and fitter."""
+
+    table: pd.DataFrame
+    n: int
+    events: int
+    competing: int
+    n_dropped: int
+    n_rows: int
+    terms: list[str]
+    alpha: float
+    fitter: CoxPHFitter = field(repr=False, compare=False)
+    data: pd.DataFrame = field(repr=False, compare=False)
+    """The expanded counting-process rows the model was fitted on."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly: counts, alpha and one dict per term."""
+        return {
+            "n": self.n,
+            "events": self.events,
+            "competing": self.competing,
+            "n_dropped": self.n_dropped,
+            "n_rows": self.n_rows,
+            "alpha": self.alpha,
+            "terms": _records(self.table),
+        }
+
+
+def fine_gray(
+    df: pd.DataFrame,
+    duration_col: str,
+    status_col: str,
+    terms: Sequence[str],
+    cause: int = 1,
+    alpha: float = ALPHA,
+) -> FineGrayResult:
+    """Fine-Gray subdistribution hazard model, fitted as R does (finegray + weighted coxph).
+
+    The IPCW-weighted counting-process data (`finegray_expand`) are fitted with lifelines
+    `CoxPHFitter` (entry_col, weights_col, Efron ties); SEs are the subject-clustered robust
+    sandwich. Table columns: term, coef, se, shr, ci_low, ci_high, p, n, events. Complete-case;
+    raises `ModelNotEstimable` like `cox_fit` (events of `cause` count towards the threshold).
+    """
+    terms = list(terms)
+    if not terms:
+        raise ValueError("at least one term is needed")
+    data, dropped = complete_cases(df, [duration_col, status_col, *terms])
+    status = check_status(data[status_col], status_col)
+    frame = pd.DataFrame(
+        {
+            "__T": check_durations(data[duration_col], duration_col),
+            "__S": status,
+            **{t: data[t].to_numpy(dtype=float) for t in terms},
+        }
+    )
+    frame["__id"] = np.arange(len(frame))
+    event = (status == cause).astype(int)
+    check_estimable(frame, event, terms)
+    long = finegray_expand(frame, "__T", "__S", cause=cause, id_col="__id")
+    long = long.loc[long["fgwt"] > 0].reset_index(drop=True)
+    fit_cols = ["fgstart", "fgstop", "fgstatus", "fgwt", *terms]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StatisticalWarning)  # non-integer weights: robust SE below
+        cph = fit_guarded(
+            CoxPHFitter(alpha=alpha),
+            long[fit_cols],
+            duration_col="fgstop",
+            event_col="fgstatus",
+            entry_col="fgstart",
+            weights_col="fgwt",
+        )
+    cov = robust_covariance(
+        long[terms].to_numpy(dtype=float),
+        long["fgstart"].to_numpy(dtype=float),
+        long["fgstop"].to_numpy(dtype=float),
+        long["fgstatus"].to_numpy(dtype=bool),
+        long["fgwt"].to_numpy(dtype=float),
+        cph.params_.loc[terms].to_numpy(dtype=float),
+        cph.variance_matrix_.loc[terms, terms].to_numpy(dtype=float),
+        long["__id"].to_numpy(),
+    )
+    robust_se = pd.Series(np.sqrt(np.diag(cov)), index=terms)
+    table = coef_table(cph, terms, n=len(frame), events=int(event.sum()), ratio="shr", se=robust_se)
+    return FineGrayResult(
+        table=table,
+        n=len(frame),
+        events=int(event.sum()),
+        competing=int(((status != 0) & (status != cause)).sum()),
+        n_dropped=dropped,
+        n_rows=len(long),
+        terms=terms,
+        alpha=alpha,
+        fitter=cph,
+        data=long,
+    )
