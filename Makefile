@@ -12,7 +12,6 @@ DATA ?= data/synthetic/cohort.csv
 
 export PYTHONHASHSEED := 0
 export SOURCE_DATE_EPOCH ?= 1722816000
-export MPLBACKEND := Agg
 
 .PHONY: help venv report test lint format validate synthetic bench clean
 

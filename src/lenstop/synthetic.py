@@ -296,6 +296,18 @@ def _finish(d: pd.DataFrame) -> pd.DataFrame:
     return d[list(COLUMN_ORDER)]
 
 
+MISSING_SHARE = {"anc_at_stop": 0.04, "plt_at_stop": 0.03, "len_dose_at_stop_mg": 0.03}
+"""Share of blanks in laboratory values and dose, as registries have (not in model terms)."""
+
+
+def _blank_some(d: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Blank a few non-model values so that missing-data handling is exercised."""
+    d = d.copy()
+    for col, share in MISSING_SHARE.items():
+        d.loc[rng.random(len(d)) < share, col] = np.nan
+    return d
+
+
 def _acceptable(d: pd.DataFrame) -> bool:
     """Four published factors significant in the published direction (multivariable Cox)."""
     from lifelines import CoxPHFitter
@@ -327,10 +339,8 @@ def generate(n: int = TARGETS.n, seed: int = SYNTHETIC_SEED,
         _calibrate_followup(draw, TARGETS.followup_median_months)
         gap = _calibrate_loss(draw, events, TARGETS.ti_median_months)
         d = _finish(_assemble(rng, draw, n))
-        if not search:
-            return d, s
-        if gap <= 0.5 and _acceptable(d):
-            return d, s
+        if not search or (gap <= 0.5 and _acceptable(d)):
+            return _blank_some(d, np.random.default_rng([s, 1])), s
     raise RuntimeError(f"no seed in {seed}..{seed + MAX_SEED_TRIES - 1} met the targets")
 
 

@@ -1,0 +1,86 @@
+"""The results file: each notebook writes one section; the sections merge into results.json.
+
+Keys are stable and documented in `results/README.md`; values are plain JSON (numbers rounded
+to 6 significant digits so that files are byte-identical across platforms and runs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+SECTIONS = ("cohort", "ti_duration", "cytogenetics", "retreatment")
+"""One section per notebook, in report order."""
+
+
+def sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (identifies exactly which extract a report was built from)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def clean(value: Any) -> Any:
+    """JSON-ready copy: numpy scalars to Python, NaN/inf to None, floats to 6 significant digits."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, str | bytes):
+        value = value.item()
+    if isinstance(value, bool) or value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, float):
+        return None if not math.isfinite(value) else float(f"{value:.6g}")
+    if value.__class__.__name__ in ("NAType", "NaTType"):
+        return None
+    raise TypeError(f"cannot store {type(value).__name__} in results.json")
+
+
+def dumps(data: dict) -> str:
+    """Canonical JSON text: sorted keys, two-space indent, trailing newline."""
+    return json.dumps(clean(data), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write `text` to `path` through a temporary file, so a crash never leaves half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_section(results_dir: Path, name: str, data: dict) -> Path:
+    """Write one notebook's section as `results_dir/sections/<name>.json`."""
+    if name not in SECTIONS:
+        raise ValueError(f"unknown results section {name!r}; known: {', '.join(SECTIONS)}")
+    path = Path(results_dir) / "sections" / f"{name}.json"
+    write_atomic(path, dumps(data))
+    return path
+
+
+def merge(results_dir: Path, out: Path | None = None) -> dict:
+    """Merge every section into `results.json` (missing sections are an error) and return it."""
+    results_dir = Path(results_dir)
+    merged = {}
+    for name in SECTIONS:
+        path = results_dir / "sections" / f"{name}.json"
+        if not path.exists():
+            raise FileNotFoundError(f"results section missing: {path} (run its notebook)")
+        merged[name] = json.loads(path.read_text(encoding="utf-8"))
+    metas = {json.dumps(merged[s].get("meta", {}).get("data_sha256")) for s in SECTIONS}
+    if len(metas) != 1:
+        raise ValueError("results sections come from different data files; rebuild all")
+    write_atomic(out or results_dir / "results.json", dumps(merged))
+    return merged
+
+
+def read(path: Path) -> dict:
+    """Read a results.json."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,121 @@
+"""What every notebook opens first: the validated cohort, its analysis table and output folders.
+
+`open_study(...)` takes the notebook's papermill parameters, so the four notebooks stay thin and
+agree on where outputs go: `<output_dir>/figures`, `<output_dir>/results/sections`,
+`<output_dir>/results/tables`. The shipped synthetic cohort writes into the project itself;
+any other extract must write elsewhere (by default `build/<extract name>/`, git-ignored).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from . import config, figures, results
+from .derive import analysis_table
+from .tables import Table
+from .validate import load_cohort
+
+OUTPUT_ENV = "LENSTOP_OUTPUT_DIR"
+"""Environment variable that redirects outputs (used by the tests, which must not touch the
+committed figures)."""
+
+
+class PrivacyError(RuntimeError):
+    """Raised when outputs of a non-synthetic extract would land in tracked project folders."""
+
+
+def default_output_dir(data_path: Path) -> Path:
+    """Project root for the synthetic cohort; `build/<extract stem>/` for anything else."""
+    if config.is_synthetic(data_path):
+        return config.ROOT
+    return config.BUILD_DIR / Path(data_path).stem
+
+
+def _check_private_output(data_path: Path, output_dir: Path) -> None:
+    if config.is_synthetic(data_path):
+        return
+    out = output_dir.resolve()
+    root = config.ROOT.resolve()
+    tracked = [root / "figures", root / "results", root / "notebooks", root / "data" /
+               "synthetic"]
+    if out == root or any(out == t or t in out.parents for t in tracked):
+        raise PrivacyError(
+            f"outputs of {Path(data_path).name} (not the synthetic cohort) would be written to "
+            f"{output_dir}, a folder git tracks; use a folder under build/ or outside the "
+            "repository")
+
+
+@dataclass
+class Study:
+    """The validated cohort of one build and where this notebook writes its outputs."""
+
+    data_path: Path
+    output_dir: Path
+    cohort: pd.DataFrame
+    analysis: pd.DataFrame
+    synthetic: bool
+    data_sha256: str
+    parameters: dict
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def figures_dir(self) -> Path:
+        return self.output_dir / "figures"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.output_dir / "results"
+
+    @property
+    def tables_dir(self) -> Path:
+        return self.results_dir / "tables"
+
+    @property
+    def data_label(self) -> str:
+        """How outputs name the data: 'SYNTHETIC cohort' or the extract's file name."""
+        return "SYNTHETIC cohort, not patient data" if self.synthetic else self.data_path.name
+
+    def save_figure(self, fig: plt.Figure, name: str) -> None:
+        """Save `fig` as SVG and PNG under the figures folder."""
+        figures.save(fig, name, self.figures_dir)
+
+    def save_table(self, table: Table) -> Table:
+        """Write the table's markdown next to the results and return it for display."""
+        table.save(self.tables_dir)
+        return table
+
+    def save_results(self, section: str, data: dict) -> dict:
+        """Write this notebook's results section, with the data's fingerprint and parameters."""
+        meta = {"data_sha256": self.data_sha256, "data_file": self.data_path.name,
+                "synthetic": self.synthetic, "parameters": self.parameters}
+        payload = {"meta": meta, **data}
+        results.write_section(self.results_dir, section, payload)
+        return results.clean(payload)
+
+
+def open_study(data_path: str | Path | None = None, output_dir: str | Path | None = None,
+               cycles_cutoff: float = config.CYCLES_CUTOFF,
+               tb_cutoff: float = config.TB_CUTOFF_UNITS_8WK, alpha: float = config.ALPHA,
+               landmarks: tuple | list = config.LANDMARK_MONTHS) -> Study:
+    """Validate the extract, derive the analysis table and resolve the output folders."""
+    data_path = Path(data_path) if data_path else config.SYNTHETIC_COHORT
+    if not data_path.is_absolute():
+        data_path = (config.ROOT / data_path) if not data_path.exists() else data_path.resolve()
+    if output_dir is None:
+        output_dir = os.environ.get(OUTPUT_ENV) or default_output_dir(data_path)
+    output_dir = Path(output_dir).resolve()
+    _check_private_output(data_path, output_dir)
+    cohort, warnings = load_cohort(data_path)
+    figures.use_style()
+    params = {"cycles_cutoff": cycles_cutoff, "tb_cutoff": tb_cutoff, "alpha": alpha,
+              "landmarks": list(landmarks)}
+    return Study(
+        data_path=data_path, output_dir=output_dir, cohort=cohort,
+        analysis=analysis_table(cohort, cycles_cutoff=cycles_cutoff, tb_cutoff=tb_cutoff),
+        synthetic=config.is_synthetic(data_path), data_sha256=results.sha256(data_path),
+        parameters=params, warnings=warnings)

@@ -1,0 +1,165 @@
+"""Table 1 (baseline characteristics by group) and the table object notebooks display.
+
+Categorical rows are n (%); continuous rows are median (IQR). Group comparisons use the test
+that fits the cell sizes: Fisher's exact test (2x2 exact, larger tables Fisher-Freeman-Halton
+by Monte Carlo with a fixed seed) when any expected count is below 5, else the chi-square
+test; Kruskal-Wallis (Mann-Whitney for two groups) for continuous rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+MONTE_CARLO_TABLES = 20_000
+MONTE_CARLO_SEED = 20240805
+
+
+@dataclass(frozen=True)
+class Row:
+    """One characteristic of Table 1: a column, how to summarise it, and its label."""
+
+    column: str
+    label: str
+    kind: str  # "category" or "continuous"
+    levels: tuple[tuple[str, str], ...] = ()  # (value, label) for categories
+    digits: int = 1
+
+
+def _fmt_n_pct(n: int, total: int, min_cell: int) -> str:
+    if total == 0:
+        return "-"
+    if 0 < n < min_cell:
+        return f"<{min_cell}"
+    return f"{n} ({100 * n / total:.0f}%)"
+
+
+def _fmt_median(x: pd.Series, digits: int) -> str:
+    x = x.dropna().astype(float)
+    if x.empty:
+        return "-"
+    q1, med, q3 = np.percentile(x, [25, 50, 75])
+    return f"{med:.{digits}f} ({q1:.{digits}f}-{q3:.{digits}f})"
+
+
+def category_test(table: np.ndarray) -> tuple[float | None, str]:
+    """p-value and test name for a contingency table (rows: levels, columns: groups)."""
+    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
+    if table.shape[0] < 2 or table.shape[1] < 2:
+        return None, "-"
+    expected = stats.contingency.expected_freq(table)
+    if (expected < 5).any():
+        if table.shape == (2, 2):
+            return float(stats.fisher_exact(table).pvalue), "Fisher"
+        method = stats.MonteCarloMethod(n_resamples=MONTE_CARLO_TABLES,
+                                        rng=np.random.default_rng(MONTE_CARLO_SEED))
+        return float(stats.fisher_exact(table, method=method).pvalue), "Fisher (MC)"
+    return float(stats.chi2_contingency(table).pvalue), "Chi-square"
+
+
+def continuous_test(groups: list[pd.Series]) -> tuple[float | None, str]:
+    """p-value and test name comparing a continuous variable across groups (rank tests)."""
+    groups = [g.dropna().astype(float) for g in groups]
+    groups = [g for g in groups if len(g) > 0]
+    if len(groups) < 2:
+        return None, "-"
+    if len(groups) == 2:
+        return float(stats.mannwhitneyu(*groups).pvalue), "Mann-Whitney"
+    return float(stats.kruskal(*groups).pvalue), "Kruskal-Wallis"
+
+
+def _fmt_p(p: float | None) -> str:
+    if p is None:
+        return "-"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def table_one(data: pd.DataFrame, rows: list[Row], group: str | None = None,
+              group_labels: dict[str, str] | None = None, min_cell: int = 0) -> pd.DataFrame:
+    """Table 1: one line per characteristic (and per category level), Overall then each group.
+
+    Columns: Characteristic, Overall (N=..), one per group (N=..), p, test, Missing. Counts
+    below `min_cell` (if > 0) are shown as '<min_cell'.
+    """
+    levels = list(group_labels or {}) if group else []
+    if group and not levels:
+        levels = sorted(data[group].dropna().unique())
+    subsets = [("Overall", data)] + [
+        ((group_labels or {}).get(lv, str(lv)), data[data[group] == lv]) for lv in levels]
+    headers = [f"{name} (N={len(sub)})" for name, sub in subsets]
+    out: list[dict] = []
+    for row in rows:
+        missing = int(data[row.column].isna().sum())
+        if row.kind == "continuous":
+            line = {"Characteristic": f"{row.label}, median (IQR)"}
+            for h, (_n, sub) in zip(headers, subsets, strict=True):
+                line[h] = _fmt_median(sub[row.column], row.digits)
+            p, test = continuous_test([sub[row.column] for _n, sub in subsets[1:]]) \
+                if group else (None, "-")
+            out.append({**line, "p": _fmt_p(p), "test": test, "Missing": missing})
+            continue
+        counts = np.array([[int((sub[row.column] == v).sum()) for _n, sub in subsets[1:]]
+                           for v, _lab in row.levels]) if group else None
+        p, test = category_test(counts) if group else (None, "-")
+        out.append({"Characteristic": f"{row.label}, n (%)", **dict.fromkeys(headers, ""),
+                    "p": _fmt_p(p), "test": test, "Missing": missing})
+        for value, label in row.levels:
+            line = {"Characteristic": f"    {label}"}
+            for h, (_n, sub) in zip(headers, subsets, strict=True):
+                known = int(sub[row.column].notna().sum())
+                line[h] = _fmt_n_pct(int((sub[row.column] == value).sum()), known, min_cell)
+            out.append({**line, "p": "", "test": "", "Missing": ""})
+    return pd.DataFrame(out)
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """A pipe table (what pandoc and Quarto read) with the index dropped."""
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |",
+             "|" + "|".join(":---" if i == 0 else "---:" for i in range(len(cols))) + "|"]
+    for rec in frame.itertuples(index=False):
+        cells = [str(v).replace("|", "\\|") for v in rec]
+        cells[0] = cells[0].replace("    ", "&emsp;", 1) if cells[0].startswith("    ") \
+            else cells[0]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+class Table:
+    """A table shown richly in JupyterLab (great_tables HTML) and as markdown for the report.
+
+    Jupyter stores both representations in the notebook, so Quarto and the pandoc renderer can
+    each pick the one their output format needs.
+    """
+
+    def __init__(self, frame: pd.DataFrame, table_id: str, title: str = "",
+                 note: str = ""):
+        self.frame, self.table_id, self.title, self.note = frame, table_id, title, note
+
+    def __repr__(self) -> str:  # no memory address: notebook outputs must be reproducible
+        return f"Table {self.table_id!r}: {len(self.frame)} rows x {self.frame.shape[1]} columns"
+
+    def _repr_markdown_(self) -> str:
+        text = to_markdown(self.frame)
+        return text + (f"\n\n{self.note}" if self.note else "")
+
+    def _repr_html_(self) -> str:
+        from great_tables import GT
+
+        gt = GT(self.frame, id=self.table_id)
+        if self.title:
+            gt = gt.tab_header(title=self.title)
+        if self.note:
+            gt = gt.tab_source_note(self.note)
+        return gt.as_raw_html()
+
+    def save(self, tables_dir) -> None:
+        """Write the markdown version to `tables_dir/<table_id>.md` (atomically)."""
+        from pathlib import Path
+
+        from .results import write_atomic
+
+        write_atomic(Path(tables_dir) / f"{self.table_id}.md", self._repr_markdown_() + "\n")

@@ -1,0 +1,138 @@
+"""The analysis notebooks: parameters, outputs, the results file and the published figures."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from lenstop import config, results
+from lenstop.notebooks import NOTEBOOKS, SECTION_OF, execute
+from lenstop.study import PrivacyError, open_study
+
+from .conftest import write_csv
+
+PARAMETERS = {"data_path", "output_dir", "cycles_cutoff", "tb_cutoff", "alpha", "landmarks",
+              "min_cell"}
+
+
+def _nb(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(config.NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_parameters_cell(name):
+    cells = [c for c in _nb(name).cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1
+    assigned = set(re.findall(r"^(\w+) = ", cells[0].source, flags=re.M))
+    assert PARAMETERS <= assigned
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_figure_and_table_cells_have_label_caption_alt(name):
+    for cell in _nb(name).cells:
+        label = re.search(r"^#\| label: (\S+)", cell.source, flags=re.M)
+        if not label:
+            continue
+        kind = label.group(1).split("-")[0]
+        assert kind in ("fig", "tbl"), label.group(1)
+        assert f"#| {kind}-cap: " in cell.source
+        if kind == "fig":
+            assert "#| fig-alt: " in cell.source
+            assert any("image/png" in o.get("data", {}) for o in cell.outputs), label.group(1)
+        else:
+            assert any("text/markdown" in o.get("data", {}) for o in cell.outputs)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_committed_notebooks_carry_no_timestamps_or_paths(name):
+    text = (config.NOTEBOOKS_DIR / f"{name}.ipynb").read_text()
+    assert '"execution"' not in text and "start_time" not in text
+    assert str(config.ROOT) not in text
+
+
+def test_every_saved_figure_has_svg_and_png():
+    svgs = {p.stem for p in config.FIGURES_DIR.glob("*.svg")}
+    pngs = {p.stem for p in config.FIGURES_DIR.glob("*.png")}
+    assert svgs == pngs and len(svgs) >= 7
+
+
+def test_results_file_is_the_merge_of_the_sections(tmp_path):
+    merged = results.merge(config.RESULTS_DIR, out=tmp_path / "results.json")
+    assert (tmp_path / "results.json").read_text() == config.RESULTS_FILE.read_text()
+    assert set(merged) == set(SECTION_OF.values())
+
+
+def test_results_come_from_the_shipped_cohort():
+    r = results.read(config.RESULTS_FILE)
+    sha = results.sha256(config.SYNTHETIC_COHORT)
+    for section in r.values():
+        assert section["meta"]["data_sha256"] == sha
+        assert section["meta"]["synthetic"] is True
+
+
+def test_results_reproduce_the_published_figures():
+    r = results.read(config.RESULTS_FILE)
+    c, ti, cy, re_ = r["cohort"], r["ti_duration"], r["cytogenetics"], r["retreatment"]
+    assert c["n_patients"] == 118
+    assert {k: v["n"] for k, v in c["stop_reason_counts"].items()} == {
+        "intolerance": 70, "physician": 38, "patient": 9, "unknown": 1}
+    assert ti["ti_loss_events"] == 50
+    assert abs(ti["ti_median_months"] - 56) <= 1.5
+    assert abs(ti["followup_median_months"] - 49) <= 1.5
+    assert (cy["ccyr_lost"]["k"], cy["ccyr_lost"]["n"]) == (22, 30)
+    assert re_["retreated"] == 48
+    assert (re_["retreat_ti_regained"]["k"], re_["retreat_ti_regained"]["n"]) == (28, 48)
+    multi = {t["term"]: t for t in ti["cox_multivariable"]["terms"]}
+    assert multi["ltb"]["hr"] < 1 and multi["cycles_ge_cutoff"]["hr"] < 1
+    assert multi["age_per10"]["hr"] > 1 and multi["hb"]["hr"] < 1
+    assert all(t["p"] < 0.05 for t in multi.values())
+
+
+@pytest.mark.slow
+def test_changing_a_parameter_changes_the_results(tmp_path):
+    execute(config.NOTEBOOKS_DIR / "02_ti_duration.ipynb", tmp_path / "02.ipynb",
+            {"output_dir": str(tmp_path), "cycles_cutoff": 24})
+    changed = json.loads((tmp_path / "results/sections/ti_duration.json").read_text())
+    shipped = results.read(config.RESULTS_FILE)["ti_duration"]
+    assert changed["meta"]["parameters"]["cycles_cutoff"] == 24
+    hr = {t["term"]: t["hr"] for t in changed["cox_multivariable"]["terms"]}
+    hr0 = {t["term"]: t["hr"] for t in shipped["cox_multivariable"]["terms"]}
+    assert hr["cycles_ge_cutoff"] != pytest.approx(hr0["cycles_ge_cutoff"], rel=1e-3)
+    labels = {t["term"]: t["label"] for t in changed["cox_multivariable"]["terms"]}
+    assert labels["cycles_ge_cutoff"] == "LEN cycles >= 24"
+    # the KM estimate does not depend on the cut-off
+    assert changed["ti_median_months"] == shipped["ti_median_months"]
+
+
+@pytest.mark.slow
+def test_nbval_fails_when_a_checked_number_changes(tmp_path):
+    nb = _nb("03_cytogenetics")
+    for cell in nb.cells:
+        if "NBVAL_CHECK_OUTPUT" in cell.source and "Lost CCyR" in cell.source:
+            out = cell.outputs[0]
+            assert "22/30" in out["text"]
+            out["text"] = out["text"].replace("22/30", "21/30")
+    nbformat.write(nb, tmp_path / "03_changed.ipynb")
+    shutil.copy(config.ROOT / "conftest.py", tmp_path / "conftest.py")
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "--nbval-lax", "--nbval-current-env", "--rootdir", str(tmp_path),
+                          "-o", "addopts=", str(tmp_path / "03_changed.ipynb")],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 1, run.stdout[-2000:]
+    assert "22/30" in run.stdout and "1 failed" in run.stdout
+
+
+def test_real_data_cannot_write_into_tracked_folders(small_text, tmp_path):
+    extract = write_csv(small_text, tmp_path / "registry.csv")
+    with pytest.raises(PrivacyError, match="git tracks"):
+        open_study(extract, output_dir=config.ROOT)
+    with pytest.raises(PrivacyError):
+        open_study(extract, output_dir=config.FIGURES_DIR / "x")
+    study = open_study(extract, output_dir=tmp_path / "out")
+    assert not study.synthetic and study.data_label == "registry.csv"
