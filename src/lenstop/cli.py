@@ -17,6 +17,11 @@ from .problems import DataError
 def _validate(args: argparse.Namespace) -> int:
     from .validate import load_cohort
 
+    if args.stamp:
+        from .pipeline import validate_stamp
+
+        validate_stamp(Path(args.data), Path(args.stamp), sheet=args.sheet)
+        return 0
     cohort, warnings = load_cohort(args.data, sheet=args.sheet)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -47,7 +52,23 @@ def _dictionary(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from .pipeline import build
 
-    return build(Path(args.data), sheet=args.sheet)
+    return build(Path(args.data), sheet=args.sheet, until=args.until)
+
+
+def _step(args: argparse.Namespace) -> int:
+    from . import pipeline
+
+    if args.command == "run-notebook":
+        pipeline.run_notebook(args.name, Path(args.data), Path(args.out))
+    elif args.command == "merge":
+        pipeline.merge(Path(args.out))
+    elif args.command == "variables":
+        pipeline.write_variables(Path(args.out))
+    elif args.command == "stage":
+        pipeline.stage(Path(args.out))
+    elif args.command == "render":
+        pipeline.render(Path(args.project))
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -57,6 +78,7 @@ def parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check an extract and print every problem at once")
     v.add_argument("data", help="CSV, XLSX, Parquet, SAS, SPSS or Stata file")
     v.add_argument("--sheet", help="Excel sheet to read (default: the one with patient_id)")
+    v.add_argument("--stamp", help="on success, write a validation stamp here (workflow use)")
     v.set_defaults(func=_validate)
     s = sub.add_parser("synthesize", help="write the calibrated synthetic cohort")
     s.add_argument("--out", default=str(config.SYNTHETIC_COHORT))
@@ -68,7 +90,24 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="validate DATA, run the notebooks, render the report")
     b.add_argument("--data", default=str(config.SYNTHETIC_COHORT))
     b.add_argument("--sheet")
+    b.add_argument("--until", choices=("variables", "report"), default="report",
+                   help="stop after the manuscript variables (Quarto pre-render) or render")
     b.set_defaults(func=_build)
+    # the workflow's steps (called by workflow/Snakefile)
+    r = sub.add_parser("run-notebook", help="workflow step: execute one notebook")
+    r.add_argument("name")
+    r.add_argument("--data", required=True)
+    r.add_argument("--out", required=True)
+    r.set_defaults(func=_step)
+    for name, text in (("merge", "merge results sections"),
+                       ("variables", "write _variables.yml from results.json"),
+                       ("stage", "copy manuscript sources into a build folder")):
+        q = sub.add_parser(name, help=f"workflow step: {text}")
+        q.add_argument("--out", required=True)
+        q.set_defaults(func=_step)
+    q = sub.add_parser("render", help="workflow step: render the manuscript (pandoc, Typst)")
+    q.add_argument("--project", required=True)
+    q.set_defaults(func=_step)
     return p
 
 
@@ -80,6 +119,15 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as exc:
         print(exc.report(), file=sys.stderr)
         return 2
+    except Exception as exc:  # a failed step: say which and why, without a traceback
+        from .pipeline import StepError
+        from .render import RenderError
+        from .study import PrivacyError
+
+        if isinstance(exc, StepError | RenderError | PrivacyError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        raise
     except KeyboardInterrupt:
         print("interrupted; nothing was overwritten.", file=sys.stderr)
         return 130

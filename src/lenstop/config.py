@@ -41,6 +41,19 @@ MIN_CELL_SIZE = 0
 """Counts below this are shown as '<k' in shareable outputs; 0 disables suppression."""
 
 
-def is_synthetic(path: str | Path) -> bool:
-    """True when `path` is the shipped synthetic cohort (the report then says so)."""
+def is_shipped(path: str | Path) -> bool:
+    """True when `path` is the shipped synthetic cohort file itself (outputs go in place)."""
     return Path(path).resolve() == SYNTHETIC_COHORT.resolve()
+
+
+def is_synthetic(path: str | Path) -> bool:
+    """True when `path` holds the shipped synthetic cohort, here or as a copy (same bytes).
+
+    Decides how a report labels its data; where outputs go depends on `is_shipped` only.
+    """
+    if is_shipped(path):
+        return True
+    path, shipped = Path(path), SYNTHETIC_COHORT
+    if not path.is_file() or path.stat().st_size != shipped.stat().st_size:
+        return False
+    return path.read_bytes() == shipped.read_bytes()

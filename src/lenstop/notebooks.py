@@ -7,9 +7,11 @@ same inputs give byte-identical notebooks (and committed notebooks do not churn)
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import AsyncKernelManager
 
 NOTEBOOKS = ("01_cohort", "02_ti_duration", "03_cytogenetics", "04_retreatment")
 """The analysis notebooks, in report order; each writes the results section of its name."""
@@ -18,10 +20,22 @@ SECTION_OF = dict(zip(NOTEBOOKS, ("cohort", "ti_duration", "cytogenetics", "retr
                       strict=True))
 
 
+class IPCKernelManager(AsyncKernelManager):
+    """Kernel manager talking over Unix sockets: parallel kernels cannot race for TCP ports."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.transport = "ipc"
+        # each kernel gets its own socket folder, so parallel builds never share a path
+        self.ip = str(Path(tempfile.mkdtemp(prefix="lenstop-kernel-")) / "ipc")
+
+
 def scrub(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop execution timestamps and durations from a notebook (in place) and return it."""
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell["id"] = "injected-parameters"  # papermill gives it a random id
         cell.metadata.pop("execution", None)
         cell.metadata.pop("papermill", None)
     return nb
@@ -38,7 +52,8 @@ def execute(notebook: Path, output: Path, parameters: dict, cwd: Path | None = N
     try:
         papermill.execute_notebook(str(notebook), str(tmp), parameters=parameters,
                                    kernel_name=kernel, cwd=str(cwd or Path(notebook).parent),
-                                   progress_bar=progress, log_output=False)
+                                   progress_bar=progress, log_output=False,
+                                   kernel_manager_class=IPCKernelManager)
         nb = scrub(nbformat.read(tmp, as_version=4))
         nbformat.write(nb, tmp)
         os.replace(tmp, output)

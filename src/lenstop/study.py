@@ -31,13 +31,13 @@ class PrivacyError(RuntimeError):
 
 def default_output_dir(data_path: Path) -> Path:
     """Project root for the synthetic cohort; `build/<extract stem>/` for anything else."""
-    if config.is_synthetic(data_path):
+    if config.is_shipped(data_path):
         return config.ROOT
     return config.BUILD_DIR / Path(data_path).stem
 
 
 def _check_private_output(data_path: Path, output_dir: Path) -> None:
-    if config.is_synthetic(data_path):
+    if config.is_shipped(data_path):
         return
     out = output_dir.resolve()
     root = config.ROOT.resolve()

@@ -116,15 +116,22 @@ def table_one(data: pd.DataFrame, rows: list[Row], group: str | None = None,
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
-    """A pipe table (what pandoc and Quarto read) with the index dropped."""
-    cols = list(frame.columns)
-    lines = ["| " + " | ".join(cols) + " |",
-             "|" + "|".join(":---" if i == 0 else "---:" for i in range(len(cols))) + "|"]
-    for rec in frame.itertuples(index=False):
-        cells = [str(v).replace("|", "\\|") for v in rec]
-        cells[0] = cells[0].replace("    ", "&emsp;", 1) if cells[0].startswith("    ") \
-            else cells[0]
-        lines.append("| " + " | ".join(cells) + " |")
+    """A pipe table (what pandoc and Quarto read) with the index dropped.
+
+    The separator row's dashes are proportional to each column's longest cell, which pandoc
+    uses as relative column widths in PDF output (so the label column gets the room).
+    """
+    cols = [str(c) for c in frame.columns]
+    body = [[str(v).replace("|", "\\|") for v in rec] for rec in frame.itertuples(index=False)]
+    for cells in body:
+        if cells[0].startswith("    "):
+            cells[0] = "&emsp;" + cells[0][4:]
+    widths = [max(len(cols[i]), *(len(r[i]) for r in body)) if body else len(cols[i])
+              for i in range(len(cols))]
+    widths = [min(max(w, 3), 60) for w in widths]
+    seps = [(":" + "-" * w) if i == 0 else ("-" * w + ":") for i, w in enumerate(widths)]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(seps) + "|"]
+    lines += ["| " + " | ".join(cells) + " |" for cells in body]
     return "\n".join(lines)
 
 

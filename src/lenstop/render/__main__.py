@@ -1,0 +1,49 @@
+"""`python -m lenstop.render PROJECT_DIR --out OUT_DIR [--format html] [--variables FILE]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+from .core import FORMATS, render
+from .errors import RenderError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m lenstop.render",
+        description="Render a Quarto manuscript project to HTML and PDF without Quarto "
+        "(pandoc + Typst).",
+    )
+    parser.add_argument("project_dir", type=Path, help="folder holding _quarto.yml")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: PROJECT_DIR/_manuscript)")
+    parser.add_argument("--format", dest="formats", action="append", choices=sorted(FORMATS),
+                        help="output format; repeat for several (default: html and pdf)")
+    parser.add_argument("--variables", type=Path, default=None,
+                        help="YAML file used instead of PROJECT_DIR/_variables.yml")
+    args = parser.parse_args(argv)
+    out = args.out if args.out is not None else args.project_dir / "_manuscript"
+    try:
+        variables = None
+        if args.variables is not None:
+            try:
+                variables = yaml.safe_load(args.variables.read_text(encoding="utf-8")) or {}
+            except (OSError, yaml.YAMLError) as exc:
+                raise RenderError(f"cannot read variables file: {exc}",
+                                  file=args.variables) from None
+        paths = render(args.project_dir, out, variables=variables,
+                       formats=tuple(args.formats or ("html", "pdf")))
+    except RenderError as exc:
+        print(f"render error: {exc}", file=sys.stderr)
+        return 2
+    for fmt, path in paths.items():
+        print(f"{fmt}: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Tests of lenstop.render (the Quarto-free manuscript renderer)."""

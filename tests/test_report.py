@@ -1,0 +1,152 @@
+"""The whole build: workflow, manuscript (HTML and PDF), no-op rebuild, Quarto when present.
+
+The build runs on a copy of the shipped cohort, so it goes to build/<copy name>/ (staged
+sources, executed notebooks, results) and never rewrites the committed outputs.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+
+import pypdf
+import pytest
+
+from lenstop import config, results
+
+pytestmark = pytest.mark.slow
+
+NAME = "pytest-report-copy"
+FIGURES = ("fig-flow", "fig-ti-km", "fig-forest", "fig-ti-km-factors", "fig-ti-cif",
+           "fig-cyto-reeval", "fig-swimmer", "fig-second-ti")
+TABLES = ("tbl-baseline", "tbl-cox", "tbl-ccyr-ti", "tbl-reproduction", "tbl-strobe")
+SECTIONS = ("1 Introduction", "2 Methods", "3 Results", "4 Discussion", "References",
+            "Appendices", "STROBE checklist", "Reproducibility")
+
+
+def _build(data) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "lenstop.cli", "build", "--data", str(data)],
+                          capture_output=True, text=True, cwd=config.ROOT)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    data = tmp_path_factory.mktemp("extract") / f"{NAME}.csv"
+    shutil.copyfile(config.SYNTHETIC_COHORT, data)
+    out = config.BUILD_DIR / NAME
+    shutil.rmtree(out, ignore_errors=True)
+    first = _build(data)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    yield {"data": data, "out": out, "first": first}
+    shutil.rmtree(out, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def html(built) -> str:
+    return (built["out"] / "_manuscript" / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def pdf_text(built) -> str:
+    reader = pypdf.PdfReader(built["out"] / "_manuscript" / "report.pdf")
+    return "\n".join(page.extract_text() for page in reader.pages).replace("\xa0", " ")
+
+
+def _plain(html: str) -> str:
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    return re.sub(r"\s+", " ", text.replace("&nbsp;", " ").replace("\xa0", " "))
+
+
+def _key_numbers(built) -> list[str]:
+    r = results.read(built["out"] / "results" / "results.json")
+    ti, cy, rt = r["ti_duration"], r["cytogenetics"], r["retreatment"]
+    return [
+        f"{r['cohort']['n_patients']} patients",
+        f"{r['cohort']['stop_reason_counts']['intolerance']['n']} (59%)",
+        f"{ti['ti_median_months']:.1f} months",
+        f"{ti['followup_median_months']:.1f} months",
+        f"{cy['ccyr_lost']['k']} of {cy['ccyr_reevaluated']}",
+        f"{rt['retreat_ti_regained']['k']} regained",
+    ]
+
+
+def test_build_writes_report_in_the_build_folder(built):
+    out = built["out"]
+    for path in ("_manuscript/report.html", "_manuscript/report.pdf", "results/results.json",
+                 "_variables.yml", "notebooks/02_ti_duration.ipynb", "figures/ti_km.svg"):
+        assert (out / path).is_file(), path
+    assert "[notebook 02_ti_duration] done" in built["first"].stdout
+
+
+def test_results_equal_the_committed_ones_but_for_the_file_name(built):
+    mine = results.read(built["out"] / "results" / "results.json")
+    shipped = results.read(config.RESULTS_FILE)
+    for section in shipped:
+        assert mine[section]["meta"]["data_file"] == f"{NAME}.csv"
+        assert mine[section]["meta"]["synthetic"] is True  # same bytes as the shipped cohort
+        mine[section]["meta"]["data_file"] = shipped[section]["meta"]["data_file"]
+    assert mine == shipped
+
+
+def test_html_and_pdf_hold_the_key_numbers(built, html, pdf_text):
+    text = _plain(html)
+    flat_pdf = re.sub(r"\s+", " ", pdf_text)
+    for number in _key_numbers(built):
+        assert number in text, number
+        assert number in flat_pdf, number
+
+
+def test_nothing_left_unresolved(html, pdf_text):
+    for text in (_plain(html), pdf_text):
+        for token in ("{{<", "?@", "?var", "@fig-", "@tbl-", "@sec-", "??"):
+            assert token not in text, token
+
+
+def test_every_figure_and_table_is_numbered_and_present(html, pdf_text):
+    text = _plain(html)
+    assert f"Figure {len(FIGURES)}:" in text and f"Figure {len(FIGURES) + 1}:" not in text
+    assert f"Table {len(TABLES)}:" in text and f"Table {len(TABLES) + 1}:" not in text
+    images = re.findall(r'<img[^>]+src="data:image/(?:svg\+xml|png)', html)
+    assert len(images) >= len(FIGURES)
+    for label in (*FIGURES, *TABLES):
+        assert f'id="{label}"' in html, label
+    assert f"Figure {len(FIGURES)}" in pdf_text
+
+
+def test_pdf_sections_in_order(pdf_text):
+    positions = [pdf_text.find(s) for s in SECTIONS]
+    assert all(p >= 0 for p in positions), dict(zip(SECTIONS, positions, strict=True))
+    assert positions == sorted(positions)
+
+
+def test_synthetic_data_is_labelled_first(html, pdf_text):
+    first_page = pdf_text[:3000]
+    assert "SYNTHETIC DATA" in first_page
+    assert "SYNTHETIC DATA" in _plain(html)[:6000]
+
+
+def test_second_build_is_a_no_op(built):
+    report = built["out"] / "_manuscript" / "report.pdf"
+    before = report.stat().st_mtime_ns
+    again = _build(built["data"])
+    assert again.returncode == 0
+    assert "Nothing to be done" in again.stdout + again.stderr
+    assert "[notebook" not in again.stdout
+    assert report.stat().st_mtime_ns == before
+
+
+@pytest.mark.skipif(shutil.which("quarto") is None,
+                    reason="quarto is not on PATH (it cannot be installed on this machine); "
+                           "the pandoc/Typst build above checks the same sources")
+def test_quarto_render_of_the_project(tmp_path):
+    project = tmp_path / "project"
+    shutil.copytree(config.ROOT, project, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "build", "_manuscript", ".snakemake"))
+    run = subprocess.run(["quarto", "render"], cwd=project, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    html = next((project / "_manuscript").glob("*.html")).read_text(encoding="utf-8")
+    for token in ("?@", "?var", "{{<"):
+        assert token not in _plain(html)
