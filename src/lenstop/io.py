@@ -32,10 +32,16 @@ class RawTable:
     path: Path
     row_labels: list[str]
     warnings: list[str] = field(default_factory=list)
+    delimiter: str | None = None
+    """The column separator of a text file (None for other formats)."""
 
 
 def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:
-    """Read `path` (by its suffix) into a RawTable; raise DataError for unreadable files."""
+    """Read `path` (by its suffix) into a RawTable; raise DataError for unreadable files.
+
+    Row labels are where each patient stands in the file ('row 7' is line 7 of a text file or
+    row 7 of the sheet, header included; 'record 3' for binary formats), blank lines skipped.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError([Problem(path, rule="file exists", message="no such file")])
@@ -45,30 +51,37 @@ def read_raw(path: str | Path, sheet: str | None = None) -> RawTable:
         raise DataError([Problem(path, rule="not empty", message="the file is empty (0 bytes)")])
     suffix = path.suffix.lower()
     warnings: list[str] = []
+    delimiter = None
     if suffix in TEXT_SUFFIXES:
-        frame = _read_text(path, warnings)
-        first_row = 2  # header is line 1
+        frame, delimiter = _read_text(path, warnings)
         label = "row"
     elif suffix in EXCEL_SUFFIXES:
         frame = _read_excel(path, sheet, warnings)
-        first_row = 2
         label = "row"
     elif suffix == ".parquet":
-        frame = _read_with(path, pd.read_parquet)
-        first_row, label = 1, "record"
+        frame = _numbered(_read_with(path, pd.read_parquet))
+        label = "record"
     elif suffix in READSTAT_SUFFIXES:
-        frame = _read_readstat(path)
-        first_row, label = 1, "record"
+        frame = _numbered(_read_readstat(path))
+        label = "record"
     else:
         raise DataError([Problem(path, rule="supported format",
                                  message=f"unknown file type '{suffix or path.name}'; "
                                  f"supported: {', '.join(SUPPORTED)}")])
+    numbers = list(frame.index)
     frame = _as_text(frame)
     if frame.empty:
         raise DataError([Problem(path, rule="has data rows",
                                  message="the file has a header but no patient rows")])
-    labels = [f"{label} {i + first_row}" for i in range(len(frame))]
-    return RawTable(frame.reset_index(drop=True), path, labels, warnings)
+    labels = [f"{label} {n}" for n in numbers]
+    return RawTable(frame.reset_index(drop=True), path, labels, warnings, delimiter)
+
+
+def _numbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """Records numbered from 1 (binary formats have no header line)."""
+    frame = frame.reset_index(drop=True)
+    frame.index = frame.index + 1
+    return frame
 
 
 def _read_with(path: Path, reader) -> pd.DataFrame:
@@ -103,28 +116,59 @@ def _decode(path: Path, warnings: list[str]) -> str:
     return text
 
 
-def _read_text(path: Path, warnings: list[str]) -> pd.DataFrame:
+DELIMITERS = ",;\t|"
+
+
+def _read_text(path: Path, warnings: list[str]) -> tuple[pd.DataFrame, str]:
+    """Parse a delimited text file; the index holds each row's line number in the file."""
     import io as _io
 
     text = _decode(path, warnings)
     if not text.strip():
         raise DataError([Problem(path, rule="not empty", message="the file holds only blanks")])
-    header = text.splitlines()[0]
+    header = next(line for line in text.splitlines() if line.strip())
     try:
-        delimiter = csv.Sniffer().sniff(header, delimiters=",;\t|").delimiter
+        delimiter = csv.Sniffer().sniff(header, delimiters=DELIMITERS).delimiter
     except csv.Error:
         delimiter = ","
     if delimiter != ",":
         warnings.append(f"{path.name}: columns separated by {delimiter!r} (not a comma)")
+    reader = csv.reader(_io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    names: list[str] | None = None
+    too_long: list[Problem] = []
+    start = 1  # the line on which the record being read starts (quoted values may span lines)
     try:
-        frame = pd.read_csv(_io.StringIO(text), sep=delimiter, dtype=str, keep_default_na=False,
-                            skip_blank_lines=True)
-    except pd.errors.ParserError as exc:
-        raise DataError([Problem(path, rule="well-formed CSV", message=str(exc))]) from None
-    names = next(csv.reader([header], delimiter=delimiter))
-    if len(names) == frame.shape[1]:  # undo pandas' renaming of duplicate names ("sex.1")
-        frame.columns = names
-    return frame
+        for cells in reader:
+            line, start = start, reader.line_num + 1
+            if not any(c.strip() for c in cells):
+                continue  # blank line
+            if names is None:
+                names = [c.strip() for c in cells]
+                continue
+            if len(cells) > len(names) and any(c.strip() for c in cells[len(names):]):
+                too_long.append(Problem(
+                    path, row=f"row {line}", rule="as many values as columns",
+                    message=f"{len(cells)} values but the header has {len(names)} columns "
+                    f"(a {delimiter!r} inside a value that is not quoted?)"))
+                continue
+            rows.append((cells + [""] * len(names))[:len(names)])
+            lines.append(line)
+    except csv.Error as exc:
+        raise DataError([Problem(path, row=f"row {start}", rule="well-formed CSV",
+                                 message=f"cannot be parsed from this line on ({exc}); is a "
+                                 "quote (\") left open?")]) from None
+    if too_long:
+        raise DataError(too_long)
+    names = names or []
+    # a trailing separator gives columns without a name and without values: drop them
+    keep = [i for i, n in enumerate(names) if n or any(r[i].strip() for r in rows)]
+    names = [names[i] or f"(unnamed column {i + 1})" for i in keep]
+    frame = pd.DataFrame([[r[i] for i in keep] for r in rows], index=lines,
+                         columns=range(len(keep)), dtype=object)
+    frame.columns = names  # set after construction: duplicate names are kept for validation
+    return frame, delimiter
 
 
 def _read_excel(path: Path, sheet: str | None, warnings: list[str]) -> pd.DataFrame:
@@ -147,8 +191,8 @@ def _read_excel(path: Path, sheet: str | None, warnings: list[str]) -> pd.DataFr
         else:
             raise DataError([Problem(path, rule="one data sheet", message=(
                 f"the workbook has {len(names)} sheets ({', '.join(names)}) and "
-                f"{len(candidates) or 'none'} of them has a patient_id header; name the sheet "
-                "to read (--sheet NAME)"))])
+                f"{len(candidates) or 'none'} of them {'has' if len(candidates) < 2 else 'have'}"
+                " a patient_id header; name the sheet to read (--sheet NAME)"))])
     elif sheet not in names:
         raise DataError([Problem(path, rule="sheet exists", message=(
             f"no sheet named {sheet!r}; the workbook has: {', '.join(names)}"))])
@@ -165,8 +209,11 @@ def _read_excel(path: Path, sheet: str | None, warnings: list[str]) -> pd.DataFr
     if not rows:
         raise DataError([Problem(path, rule="not empty", message=f"sheet {sheet!r} is empty")])
     header = ["" if h is None else str(h).strip() for h in rows[0]]
-    body = [r for r in rows[1:] if any(v is not None and str(v).strip() for v in r)]
-    frame = pd.DataFrame(body, columns=header, dtype=object)
+    numbered = [(i, r) for i, r in enumerate(rows[1:], start=2)
+                if any(v is not None and str(v).strip() for v in r)]
+    frame = pd.DataFrame([r for _i, r in numbered], index=[i for i, _r in numbered],
+                         columns=range(len(header)), dtype=object)
+    frame.columns = header
     return frame.loc[:, [h != "" for h in header]]
 
 

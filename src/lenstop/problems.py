@@ -43,7 +43,7 @@ class DataError(Exception):
     def report(self) -> str:
         """All problems, one per line, under a summary line."""
         files = sorted({p.file.name for p in self.problems})
-        rows = {(p.file, p.row) for p in self.problems if p.row}
+        rows = {(p.file, p.row) for p in self.problems if p.row and p.row != "header"}
         head = (f"{', '.join(files)}: {len(self.problems)} problem"
                 f"{'s' if len(self.problems) != 1 else ''}"
                 + (f" in {len(rows)} row{'s' if len(rows) != 1 else ''}" if rows else "")

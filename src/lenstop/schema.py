@@ -32,7 +32,7 @@ class ColumnSpec:
     def rule_text(self) -> str:
         """Human-readable statement of the allowed values (used in messages and the dictionary)."""
         if self.kind == "date":
-            return "ISO date YYYY-MM-DD that exists in the calendar"
+            return "an ISO date YYYY-MM-DD that exists in the calendar"
         if self.kind == "category":
             return "one of " + ", ".join(self.allowed)
         if self.kind in ("int", "float"):

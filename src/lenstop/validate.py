@@ -17,7 +17,7 @@ import pandera.pandas as pa
 
 from .io import RawTable, read_raw
 from .problems import DataError, Problem
-from .schema import COLUMN_BY_NAME, COLUMNS, RULES, ColumnSpec
+from .schema import COLUMN_BY_NAME, COLUMNS, REQUIRED_COLUMNS, RULES, ColumnSpec
 
 ID = "patient_id"
 
@@ -38,11 +38,11 @@ def validate_raw(raw: RawTable, today: dt.date | None = None) -> pd.DataFrame:
     present = [c for c in COLUMNS if c.name in frame.columns]
     frame = frame[[c.name for c in present]]
     text = _normalise(frame)
-    problems = _failures(_text_schema(present), text, raw)
+    problems = _failures(_text_schema(present), text, raw, frame)
     typed = _typed(text)
     reported = {(p.row, p.column) for p in problems}
     today = today or dt.date.today()
-    for p in _failures(_typed_schema(present, today), typed, raw, text):
+    for p in _failures(_typed_schema(present, today), typed, raw, frame):
         if (p.row, p.column) not in reported:
             problems.append(p)
     if problems:
@@ -58,9 +58,23 @@ def _check_columns(raw: RawTable) -> list[Problem]:
     problems = [Problem(raw.path, row="header", column=c, rule="unique column names",
                         message="the column appears more than once")
                 for c in sorted({c for c in cols if cols.count(c) > 1})]
-    problems += [Problem(raw.path, row="header", column=c.name, rule="required column",
-                         message="required column is missing")
-                 for c in COLUMNS if c.required and c.name not in cols]
+    missing = [c.name for c in COLUMNS if c.required and c.name not in cols]
+    if len(missing) > len(REQUIRED_COLUMNS) // 2:
+        # most names unknown: the file was split wrongly or is not an extract of this study
+        if len(cols) == 1 and raw.delimiter:
+            read = "as one single column (no comma, semicolon, tab or | between the names)"
+        else:
+            read = f"as {len(cols)} columns"
+        problems.append(Problem(
+            raw.path, row="header", rule="required columns",
+            message=f"{len(missing)} of the {len(REQUIRED_COLUMNS)} required columns are missing "
+            f"({', '.join(missing)}); the header was read {read}. Wrong delimiter (use "
+            "comma, semicolon, tab or |), no header line, or not an extract with this study's "
+            "column names (see data/README.md)?",
+            value=_clip(" | ".join(cols))))
+        return problems
+    problems += [Problem(raw.path, row="header", column=c, rule="required column",
+                         message="required column is missing") for c in missing]
     extra = [c for c in cols if c not in COLUMN_BY_NAME]
     if extra:
         raw.warnings.append(f"{raw.path.name}: ignoring {len(extra)} column(s) not in the data "
@@ -137,7 +151,8 @@ def _typed_schema(present: list[ColumnSpec], today: dt.date) -> pa.DataFrameSche
         if c.kind in ("int", "float"):
             checks.append(pa.Check.in_range(c.low, c.high, error=c.rule_text()))
         if c.kind == "date":
-            checks.append(pa.Check.le(limit, error=f"not in the future (after {today})"))
+            checks.append(pa.Check.le(
+                limit, error=f"a date not in the future (on or before {today})"))
         columns[c.name] = pa.Column(nullable=True, checks=checks)
     rules = [pa.Check(_holds(r), name=r.id, error=r.id) for r in RULES if set(r.involves) <= names]
     return pa.DataFrameSchema(columns, checks=rules)
@@ -149,14 +164,16 @@ def _holds(rule):
 
 
 def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame, raw: RawTable,
-              text: pd.DataFrame | None = None) -> list[Problem]:
-    """Run `schema` lazily and turn pandera's failure cases into Problems."""
+              text: pd.DataFrame) -> list[Problem]:
+    """Run `schema` lazily and turn pandera's failure cases into Problems.
+
+    Values are shown from `text`, the cells as the file holds them (before case folding).
+    """
     try:
         schema.validate(frame, lazy=True)
         return []
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
-    text = frame if text is None else text
     rules = {r.id: r for r in RULES}
     problems: list[Problem] = []
     seen: set[tuple] = set()
@@ -180,9 +197,9 @@ def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame, raw: RawTable,
             continue
         column = str(case.column)
         if check == "not_nullable":
-            message = "must not be blank"
+            check, message = "required value", "must not be blank"
         elif check == "field_uniqueness":
-            message = "duplicate patient id (ids must be unique)"
+            check, message = "unique patient id", "duplicate patient id (ids must be unique)"
         else:
             message = f"must be {check}"
         problems.append(Problem(raw.path, row, pid, column, check, message,
@@ -205,3 +222,8 @@ def _show(value) -> str:
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
     return str(value)
+
+
+def _clip(text: str, width: int = 80) -> str:
+    """At most `width` characters, with an ellipsis when cut."""
+    return text if len(text) <= width else text[: width - 1] + "\u2026"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import platform
+import re
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import yaml
 from . import config
 
 DASH = "\u2013"  # en dash between CI limits
+BEYOND = "not estimable (beyond the longest follow-up)"
 REPORTED_PACKAGES = ("lifelines", "statsmodels", "scipy", "pandas", "numpy", "pandera",
                      "matplotlib", "great-tables", "papermill", "snakemake", "pypandoc_binary",
                      "typst")
@@ -69,6 +71,118 @@ def ratio(t: dict, key: str = "hr") -> str:
     return f"{t[key]:.2f} (95% CI {ci(t['ci_low'], t['ci_high'], 2)}; {pval(t['p'])})"
 
 
+def count(n: int, noun: str) -> str:
+    """'1 patient', '50 patients'."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def with_ci(value: float | None, low: float | None, high: float | None, level: str,
+            digits: int = 1, pct: bool = False) -> str | None:
+    """'45.2% (95% CI 33.1–58.0%)'; None if no value.
+
+    The CI is left out when a limit is missing or both equal the estimate (no event yet).
+    """
+    if value is None:
+        return None
+    unit = "%" if pct else ""
+    scale = 100 if pct else 1
+    text = f"{scale * value:.{digits}f}{unit}"
+    if low is not None and high is not None and not low == high == value:
+        text += f" ({level} CI {ci(low, high, digits, pct=pct)}{unit})"
+    return text
+
+
+_EVENTS_PER_TERM = re.compile(r"(\d+) events for (\d+) term\(s\); at least (\d+) events "
+                              r"per term \((\d+)\) are needed")
+
+
+def plain_reason(note: str | None, labels: dict[str, str]) -> str:
+    """A model's not-estimable reason in words, with term names replaced by their labels."""
+    note = note or "not enough data"
+    m = _EVENTS_PER_TERM.fullmatch(note)
+    if m:
+        events, terms, needed = int(m[1]), int(m[2]), int(m[4])
+        model = "a one-factor model" if terms == 1 else f"a model of {terms} factors"
+        return f"{count(events, 'event')}, and {model} needs at least {needed}"
+    for term, label in labels.items():
+        note = note.replace(f"'{term}'", label)
+    return note
+
+
+def ratio_list(items: list[tuple[str, dict]], key: str, labels: dict[str, str],
+               noun: str, suffix: str = "") -> str:
+    """'the <noun>s<suffix> were A for X, B for Y and C for Z', or why none was estimated.
+
+    `items` are (phrase, term dict) pairs; a term without an estimate reads 'not estimable
+    (reason)' in place, and when no term has one the reason is given once.
+    """
+    if all(t.get(key) is None for _p, t in items):
+        notes = list(dict.fromkeys(plain_reason(t.get("note"), labels) for _p, t in items))
+        return f"no {noun}{suffix} could be estimated ({'; '.join(notes)})"
+    parts = [f"{ratio(t, key) if t.get(key) is not None else _not_estimable(t, labels)} "
+             f"{phrase}" for phrase, t in items]
+    if len(parts) == 1:
+        return f"the {noun}{suffix} was {parts[0]}"
+    return f"the {noun}s{suffix} were " + _join(parts)
+
+
+def _not_estimable(t: dict, labels: dict[str, str]) -> str:
+    return f"not estimable ({plain_reason(t.get('note'), labels)})"
+
+
+def median_text(median: float | None, low: float | None, high: float | None, level: str,
+                events: int, what: str) -> str:
+    """'56.3 months (95% CI 45.1–70.2)', or why the median was not reached."""
+    if median is not None:
+        return f"{num(median)} months ({level} CI {ci(low, high)})"
+    if events == 0:
+        return f"not reached (no patient had {what})"
+    if low is not None:
+        return f"not reached (lower {level} confidence limit {num(low)} months)"
+    return f"not reached (fewer than half of the patients had {what})"
+
+
+TERM_LABELS = {"ltb": "low transfusion burden", "cycles_ge_cutoff": "long LEN treatment",
+               "age_per10": "age", "hb": "Hb at withdrawal"}
+"""Plain names of the published model's terms, used in not-estimable reasons."""
+
+MISSING_LABELS = {
+    "tb_units_8wk_pre_len": "transfusion burden before LEN",
+    "len_cycles": "LEN cycles",
+    "len_dose_at_stop_mg": "LEN dose at withdrawal",
+    "hb_at_stop_g_dl": "Hb at withdrawal",
+    "anc_at_stop": "ANC at withdrawal",
+    "plt_at_stop": "platelets at withdrawal",
+}
+"""The Table 1 characteristics a registry may leave blank, as the manuscript names them."""
+
+
+def missing_text(missing: dict[str, int]) -> str:
+    """'Hb at withdrawal for 5 patients and ANC at withdrawal for 3', or 'no value was missing'."""
+    order = [*MISSING_LABELS, *sorted(set(missing) - set(MISSING_LABELS))]
+    parts = [f"{MISSING_LABELS.get(k, k)} for {count(missing[k], 'patient')}"
+             for k in order if missing.get(k)]
+    return f"values were missing for {_join(parts)}" if parts else "no value was missing"
+
+
+def _direction(term: str, hr: float, cycles_cutoff: str) -> str:
+    """The level of a factor that goes with longer RBC-TI (hazard ratio below 1 = longer)."""
+    longer = hr < 1
+    return {
+        "ltb": "low transfusion burden before LEN" if longer else
+               "high transfusion burden before LEN",
+        "cycles_ge_cutoff": f"at least {cycles_cutoff} LEN cycles" if longer else
+                            f"fewer than {cycles_cutoff} LEN cycles",
+        "age_per10": "older age" if longer else "younger age",
+        "hb": "higher haemoglobin at withdrawal" if longer else
+              "lower haemoglobin at withdrawal",
+    }[term]
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + f" and {parts[-1]}"
+
+
 def _git_commit() -> str:
     try:
         out = subprocess.run(["git", "-C", str(config.ROOT), "rev-parse", "--short=12", "HEAD"],
@@ -108,6 +222,167 @@ def _published() -> dict:
         "ccyr": f"{t.ccyr_lost}/{t.ccyr_reevaluated}",
         "retreated": str(t.retreated),
         "regained": str(t.regained),
+    }
+
+
+def ti_texts(ti: dict, level: str) -> dict[str, str]:
+    """Sentences on follow-up, events and RBC-TI duration that read right for any cohort."""
+    events, n = ti["ti_loss_events"], ti["n_patients"]
+    fu = ti["followup_median_months"]
+    fu_low, fu_high = ti["followup_median_months_ci"]
+    followup = (f"{num(fu)} months ({level} CI {ci(fu_low, fu_high)})" if fu is not None else
+                "not estimable (fewer than half of the patients were followed up to a last "
+                "contact alive)")
+    median = median_text(ti["ti_median_months"], *ti["ti_median_months_ci"], level, events,
+                         "lost RBC-TI")
+    pct = f"{100 * events / n:.0f}%" if n else "0%"
+    deaths = ti["deaths_in_ti"]
+    return {
+        "followup_text": followup,
+        "median_text": median,
+        "events_sentence": f"{count(events, 'patient')} ({pct}) lost RBC-TI and {deaths} "
+                           f"died without losing it.",
+        "abstract": (f"After a median follow-up of {num(fu)} months, " if fu is not None else
+                     "Over the available follow-up, ")
+        + (f"{count(events, 'patient')} lost RBC-TI; the median RBC-TI duration was {median}."
+           if events else "no patient lost RBC-TI, so the median RBC-TI duration was not "
+           "reached."),
+    }
+
+
+def cox_texts(ti: dict, params: dict) -> dict[str, str]:
+    """Sentences on the Cox and Fine-Gray models, with the patients each used or why not fitted."""
+    cut = f"{params['cycles_cutoff']:g}"
+    n_all = ti["n_patients"]
+    keys = ("ltb", "cycles_ge_cutoff", "age_per10", "hb")
+    uni = {t["term"]: t for t in ti["cox_univariable"]}
+    mv = ti["cox_multivariable"]
+    multi = {t["term"]: t for t in mv["terms"]}
+    fgm = ti["fine_gray"]
+    fg = {t["term"]: t for t in fgm["terms"]}
+    labels = TERM_LABELS | {"cycles_ge_cutoff": f"at least {cut} LEN cycles"}
+
+    def items(table: dict, note: str | None, phrases: tuple[str, ...]) -> list:
+        return [(ph, table.get(k, {"note": note})) for k, ph in zip(keys, phrases, strict=True)]
+
+    uni_phrases = ("for low transfusion burden before LEN", f"for at least {cut} LEN cycles",
+                   "per 10 years of age", "per g/dL of Hb at withdrawal")
+    short = ("for low transfusion burden", f"for at least {cut} cycles", "per 10 years of age",
+             "per g/dL of Hb")
+    sizes = [t["n"] for t in uni.values() if t.get("n") is not None] or [0]
+    lo, hi = min(sizes), max(sizes)
+    uni_used = (f"each fitted on all {n_all} patients" if lo == n_all else
+                "each fitted on the patients with a known value of its factor, "
+                f"{lo if lo == hi else f'{lo} to {hi}'} of {n_all}")
+    if mv["n"] is not None:
+        dropped = mv["n_dropped"] or 0
+        used = (f"all {n_all} patients" if not dropped else
+                f"the {mv['n']} of {n_all} patients with complete data ({dropped} left out for "
+                "missing values)")
+        multi_sentence = (f"In the multivariable model, fitted on {used} with "
+                          f"{count(mv['events'], 'event')}, "
+                          + ratio_list(items(multi, mv["note"], short), "hr", labels,
+                                       "hazard ratio") + ".")
+    else:
+        multi_sentence = ("The multivariable model of the four published factors could not be "
+                          f"estimated on these data ({plain_reason(mv['note'], labels)}); no "
+                          "adjusted hazard ratios are reported.")
+    if fgm["n"] is not None:
+        losses = f"{fgm['events']} loss{'' if fgm['events'] == 1 else 'es'} of RBC-TI"
+        fg_sentence = (f"In the Fine-Gray model ({count(fgm['n'], 'patient')}, {losses}, "
+                       f"{fgm['competing']} competing deaths), "
+                       + ratio_list(items(fg, fgm["note"], short), "shr", labels,
+                                    "subdistribution hazard ratio") + ".")
+    else:
+        fg_sentence = ("The Fine-Gray model of the four factors could not be estimated on these "
+                       f"data ({plain_reason(fgm['note'], labels)}).")
+    ph = ti["ph_test"]
+    return {
+        "uni_sentence": ratio_list(items(uni, None, uni_phrases), "hr", labels,
+                                   "hazard ratio", " for loss of RBC-TI"),
+        "uni_used": uni_used,
+        "multi_sentence": multi_sentence,
+        "fg_sentence": fg_sentence,
+        "ph_sentence": (f"The test of proportional hazards gave a smallest Bonferroni-adjusted "
+                        f"{pval(ph['min_p_bonferroni'])}." if ph else
+                        "Proportional hazards were not tested, as no multivariable model was "
+                        "fitted."),
+        "abstract": _abstract_cox(mv, multi, params, cut, labels),
+    }
+
+
+def _abstract_cox(mv: dict, multi: dict, params: dict, cut: str, labels: dict) -> str:
+    if mv["n"] is None:
+        return ("The multivariable Cox model of the four published factors could not be "
+                f"estimated ({plain_reason(mv['note'], labels)}).")
+    sig = [_direction(k, t["hr"], cut) for k, t in multi.items()
+           if t.get("hr") is not None and t.get("p") is not None and t["p"] < params["alpha"]]
+    if not sig:
+        return (f"No factor of the multivariable model ({count(mv['n'], 'patient')}) was "
+                "significantly associated with RBC-TI duration.")
+    text = _join(sig)
+    return (f"{text[0].upper()}{text[1:]} went with longer RBC-TI in the multivariable model "
+            f"({count(mv['n'], 'patient')}).")
+
+
+def cyto_texts(cy: dict) -> dict[str, str]:
+    """Sentences on cytogenetic re-evaluation, including when nobody was re-evaluated."""
+    in_ccyr, reev, lost = cy["ccyr_at_stop"], cy["ccyr_reevaluated"], cy["ccyr_lost"]["k"]
+    fisher = cy["ccyr_vs_ti"]["fisher_p"]
+    if in_ccyr == 0:
+        sentence = ("No patient was in complete cytogenetic response (CCyR) at withdrawal, so "
+                    "loss of CCyR could not be studied.")
+        abstract = "No patient was in complete cytogenetic response at withdrawal."
+    elif reev == 0:
+        sentence = (f"Of {count(in_ccyr, 'patient')} in CCyR at withdrawal, none had a "
+                    "cytogenetic re-evaluation after discontinuation, so loss of CCyR could not "
+                    "be assessed.")
+        abstract = ("No patient in complete cytogenetic response at withdrawal had a "
+                    "cytogenetic re-evaluation.")
+    else:
+        sentence = (f"Of {count(in_ccyr, 'patient')} in CCyR at withdrawal, {reev} had a "
+                    "cytogenetic re-evaluation, a median of "
+                    f"{median_iqr(cy['months_to_reeval'])} months after discontinuation; "
+                    f"{lost} of them lost CCyR ({prop_ci(cy['ccyr_lost'])}).")
+        abstract = (f"{lost} of {count(reev, 'patient')} re-evaluated in complete cytogenetic "
+                    "response lost it.")
+    return {
+        "sentence": sentence,
+        "abstract": abstract,
+        "fisher_text": f"Fisher's exact test, {pval(fisher)}" if fisher is not None else
+                       "no test without re-evaluated patients",
+    }
+
+
+def retreat_texts(rt: dict) -> dict[str, str]:
+    """Sentences on LEN re-treatment and the second RBC-TI, including when nobody had one."""
+    lost, n, k = rt["ti_lost"], rt["retreated"], rt["retreat_ti_regained"]["k"]
+    second = rt["second_ti"]
+    if lost == 0:
+        sentence = "No patient lost RBC-TI, so none was re-treated with LEN."
+    elif n == 0:
+        sentence = (f"Of the {count(lost, 'patient')} who lost RBC-TI, none was re-treated "
+                    "with LEN.")
+    else:
+        sentence = (f"Of the {count(lost, 'patient')} who lost RBC-TI, {n} "
+                    f"{'was' if n == 1 else 'were'} re-treated with LEN, a median of "
+                    f"{median_iqr(rt['months_loss_to_retreat'])} months after loss of RBC-TI. "
+                    + (f"{k} regained RBC-TI ({prop_ci(rt['retreat_ti_regained'])}), a median "
+                       f"of {median_iqr(rt['months_to_regain'])} months after re-starting LEN."
+                       if k else "No re-treated patient regained RBC-TI."))
+    if second["n"]:
+        median = ("not reached" if second["median"] is None else
+                  f"{num(second['median'])} months")
+        second_sentence = (f"The second RBC-TI was lost by {second['events']} of "
+                           f"{count(second['n'], 'patient')} (median duration {median}).")
+    else:
+        second_sentence = ""
+    return {
+        "sentence": sentence,
+        "second_sentence": second_sentence,
+        "abstract": (f"Of {count(n, 'patient')} re-treated with LEN, {k} regained RBC-TI "
+                     f"({prop_ci(rt['retreat_ti_regained'])})." if n else
+                     "No patient was re-treated with LEN."),
     }
 
 
@@ -157,25 +432,23 @@ def build(results: dict, commit: str | None = None) -> dict:
             "ltb": n_pct(c["ltb"]["n"], c["ltb"]["known"]),
             "cycles_ge": n_pct(c["cycles_ge_cutoff"]["n"], c["cycles_ge_cutoff"]["known"]),
             "isolated": n_pct(c["isolated_del5q"], n),
+            "missing": missing_text(c.get("missing", {})),
         },
         "ti": {
             "events": str(ti["ti_loss_events"]),
             "events_pct": f"{100 * ti['ti_loss_events'] / ti['n_patients']:.0f}%",
+            **ti_texts(ti, level),
             "deaths_in_ti": str(ti["deaths_in_ti"]),
             "median": num(ti["ti_median_months"]),
             "median_ci": ci(*ti["ti_median_months_ci"]),
             "followup": num(ti["followup_median_months"]),
             "followup_ci": ci(*ti["followup_median_months_ci"]),
-            "rate": {k: (f"{100 * r['survival']:.1f}% ({level} CI "
-                         f"{ci(r['ci_low'], r['ci_high'], 1, pct=True)}%)"
-                         if r["survival"] is not None else "not estimable")
-                     for k, r in ti["ti_rate_at_months"].items()},
-            "cif": {k: (f"{100 * r['cif']:.1f}% ({level} CI "
-                        f"{ci(r['ci_low'], r['ci_high'], 1, pct=True)}%)"
-                        if r["cif"] is not None else "not estimable")
-                    for k, r in ti["cif_at_months"].items()},
+            "rate": {k: with_ci(r["survival"], r["ci_low"], r["ci_high"], level, pct=True)
+                     or BEYOND for k, r in ti["ti_rate_at_months"].items()},
+            "cif": {k: with_ci(r["cif"], r["ci_low"], r["ci_high"], level, pct=True)
+                    or BEYOND for k, r in ti["cif_at_months"].items()},
             "km_loss": {k: (f"{100 * (1 - r['survival']):.1f}%"
-                            if r["survival"] is not None else "not estimable")
+                            if r["survival"] is not None else BEYOND)
                         for k, r in ti["ti_rate_at_months"].items()},
         },
         "cox": {
@@ -191,6 +464,7 @@ def build(results: dict, commit: str | None = None) -> dict:
             "ph_min_p": pval(ti["ph_test"]["min_p_bonferroni"]) if ti["ph_test"] else
                         "not tested",
             "n_candidates": str(len(ti["cox_univariable"])),
+            **cox_texts(ti, params),
         },
         "cyto": {
             "in_ccyr": str(cy["ccyr_at_stop"]),
@@ -199,6 +473,7 @@ def build(results: dict, commit: str | None = None) -> dict:
             "lost_pct": prop_ci(cy["ccyr_lost"]),
             "months_to_reeval": median_iqr(cy["months_to_reeval"]),
             "fisher": pval(cy["ccyr_vs_ti"]["fisher_p"]),
+            **cyto_texts(cy),
         },
         "retreat": {
             "ti_lost": str(rt["ti_lost"]),
@@ -210,6 +485,7 @@ def build(results: dict, commit: str | None = None) -> dict:
             "second_n": str(rt["second_ti"]["n"]),
             "second_events": str(rt["second_ti"]["events"]),
             "second_median": num(rt["second_ti"]["median"]),
+            **retreat_texts(rt),
         },
         "published": _published(),
         "software": software(),
