@@ -1,4 +1,4 @@
-"""Command line: `lenstop validate | synthesize | dictionary | build`.
+"""Command line: `lenstop validate | synthesize | dictionary | build | scan`.
 
 Data problems are printed as one report (file, row, patient, column, rule, value) with exit
 code 2 and no traceback; they go to the terminal only, never to a log file.
@@ -52,22 +52,45 @@ def _dictionary(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from .pipeline import build
 
-    return build(Path(args.data), sheet=args.sheet, until=args.until)
+    return build(Path(args.data), sheet=args.sheet, until=args.until, min_cell=args.min_cell)
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from . import privacy
+
+    paths = args.paths or [str(_default_build(args.data))]
+    count = privacy.check(paths, Path(args.data), sheet=args.sheet,
+                          sources=[config.ROOT / s for s in ("report.qmd", "_quarto.yml",
+                                                             "references.bib")])
+    print(f"{count} files scanned: no patient id or individual date of "
+          f"{Path(args.data).name} found.")
+    return 0
+
+
+def _default_build(data: str) -> Path:
+    from .pipeline import build_dir
+
+    return build_dir(Path(data))
 
 
 def _step(args: argparse.Namespace) -> int:
     from . import pipeline
 
     if args.command == "run-notebook":
-        pipeline.run_notebook(args.name, Path(args.data), Path(args.out))
+        pipeline.run_notebook(args.name, Path(args.data), Path(args.out), args.min_cell)
     elif args.command == "merge":
-        pipeline.merge(Path(args.out))
+        pipeline.merge(Path(args.out), args.min_cell)
     elif args.command == "variables":
         pipeline.write_variables(Path(args.out))
     elif args.command == "stage":
         pipeline.stage(Path(args.out))
     elif args.command == "render":
         pipeline.render(Path(args.project))
+    elif args.command == "publish":
+        from .publish import publish
+
+        publish(Path(args.data), Path(args.out), args.until, sheet=args.sheet,
+                         stamp=Path(args.stamp) if args.stamp else None)
     return 0
 
 
@@ -92,21 +115,39 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--sheet")
     b.add_argument("--until", choices=("variables", "report"), default="report",
                    help="stop after the manuscript variables (Quarto pre-render) or render")
+    b.add_argument("--min-cell", type=int, default=None, metavar="K",
+                   help="show counts below K as '<K' in shareable outputs (default "
+                   f"{config.MIN_CELL_SIZE}; 0 = no suppression)")
     b.set_defaults(func=_build)
+    c = sub.add_parser("scan", help="check built outputs for patient ids and dates of DATA")
+    c.add_argument("paths", nargs="*", help="files or folders (default: DATA's build folder)")
+    c.add_argument("--data", required=True, help="the extract the outputs were built from")
+    c.add_argument("--sheet")
+    c.set_defaults(func=_scan)
     # the workflow's steps (called by workflow/Snakefile)
     r = sub.add_parser("run-notebook", help="workflow step: execute one notebook")
     r.add_argument("name")
     r.add_argument("--data", required=True)
     r.add_argument("--out", required=True)
+    r.add_argument("--min-cell", type=int, default=None)
     r.set_defaults(func=_step)
     for name, text in (("merge", "merge results sections"),
                        ("variables", "write _variables.yml from results.json"),
-                       ("stage", "copy manuscript sources into a build folder")):
+                       ("stage", "copy manuscript sources into the staging area")):
         q = sub.add_parser(name, help=f"workflow step: {text}")
         q.add_argument("--out", required=True)
+        if name == "merge":
+            q.add_argument("--min-cell", type=int, default=None)
         q.set_defaults(func=_step)
     q = sub.add_parser("render", help="workflow step: render the manuscript (pandoc, Typst)")
     q.add_argument("--project", required=True)
+    q.set_defaults(func=_step)
+    q = sub.add_parser("publish", help="workflow step: publish the staged outputs")
+    q.add_argument("--data", required=True)
+    q.add_argument("--out", required=True)
+    q.add_argument("--until", choices=("variables", "report"), default="report")
+    q.add_argument("--sheet")
+    q.add_argument("--stamp")
     q.set_defaults(func=_step)
     return p
 
@@ -121,8 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except Exception as exc:  # a failed step: say which and why, without a traceback
         from .pipeline import StepError
+        from .privacy import PrivacyError
         from .render import RenderError
-        from .study import PrivacyError
 
         if isinstance(exc, StepError | RenderError | PrivacyError):
             print(f"error: {exc}", file=sys.stderr)

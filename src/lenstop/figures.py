@@ -48,10 +48,11 @@ def save(fig: plt.Figure, name: str, figures_dir: Path) -> dict[str, Path]:
 
 def km_figure(fitters: dict[str, object], title: str = "", ylabel: str = "Probability",
               xmax: float | None = None, step: float = 12, ci: bool = True,
-              figsize: tuple[float, float] = (6.5, 4.6)) -> plt.Figure:
+              figsize: tuple[float, float] = (6.5, 4.6), min_cell: int = 0) -> plt.Figure:
     """Kaplan-Meier curves (lifelines fitters) with 95% bands and a number-at-risk table below.
 
     Ticks every `step` months; the at-risk table sits under the axis, as journals expect.
+    Numbers at risk below `min_cell` are shown as '<min_cell' (0: all shown).
     """
     from lifelines.plotting import add_at_risk_counts
 
@@ -72,8 +73,31 @@ def km_figure(fitters: dict[str, object], title: str = "", ylabel: str = "Probab
         ax.get_legend().remove() if ax.get_legend() else None
     add_at_risk_counts(*fitters.values(), ax=ax, rows_to_show=["At risk"],
                        xticks=ax.get_xticks().tolist(), labels=list(fitters))
+    if min_cell:
+        for risk in fig.axes:  # lifelines draws the table as the tick labels of a twin axis
+            if risk is not ax:
+                suppress_at_risk(risk, min_cell)
     fig.tight_layout()
     return fig
+
+
+def suppress_at_risk(ax: plt.Axes, min_cell: int) -> None:
+    """Show the numbers at risk of a lifelines at-risk table below `min_cell` as '<min_cell'.
+
+    Each tick label holds one count per line, at the end of the line (after the group's
+    name in the first column), so only that last number is replaced.
+    """
+    import re
+
+    from .privacy import suppress
+
+    def line(text: str) -> str:
+        return re.sub(r"(?<![\w.])(\d+)(\s*)$",
+                      lambda m: suppress(int(m.group(1)), min_cell) + m.group(2), text)
+
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    ax.set_xticks(ax.get_xticks(), ["\n".join(line(s) for s in text.split("\n"))
+                                    for text in labels])
 
 
 def forest_figure(models: dict[str, object], labels: dict[str, str], ratio: str = "hr",

@@ -1,16 +1,25 @@
 """The build's steps, each a small command that the Snakemake workflow calls.
 
-`build()` is the one entry point users reach (`make report`, `lenstop build`, Quarto's
-pre-render): it picks the build folder, then lets Snakemake (`workflow/Snakefile`) run only
-the steps whose inputs changed. Steps print what they do and how long it took; none prints
-patient-level values.
+`build()` is the one entry point users reach (`make report`, `lenstop build`): it validates the
+extract in-process (bad data stops here: the problems go to the terminal, no workflow starts, no
+log file sees a value), picks the build folder, then lets Snakemake (`workflow/Snakefile`) run
+only the steps whose inputs changed.
+
+Builds are atomic: every step writes into the build folder's staging area `.build/stage/`
+(laid out like the build folder itself); only the last step, `publish` (lenstop.publish),
+copies the staged files into their public places, report last. A build that fails or is
+interrupted before `publish` leaves the previous outputs as they were. Steps print what they
+do and how long it took; none prints patient-level values.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -21,6 +30,16 @@ from . import config
 
 SNAKEFILE = config.ROOT / "workflow" / "Snakefile"
 MANUSCRIPT_SOURCES = ("report.qmd", "_quarto.yml", "references.bib", "vancouver.csl")
+REPORT_FILES = ("_manuscript/report.html", "_manuscript/report.pdf")
+DEFAULT_SOURCE_DATE_EPOCH = "1722816000"
+"""2024-08-05, the paper's online date: the report date when SOURCE_DATE_EPOCH is unset (the
+Makefile exports the same value), so that direct `lenstop build` runs are reproducible too."""
+INTERRUPT_GRACE_S = 60
+"""How long an interrupted workflow may take to stop its jobs before it is terminated."""
+FAULT_ENV = "LENSTOP_TEST_FAULT"
+"""Test hook: `<notebook>` (or `*`, every notebook) makes the notebook fail in its first cell
+after the parameters; `<notebook>:hang` makes it sleep there (tests of failed and interrupted
+builds; a notebook cannot otherwise be made to fail without editing the committed ones)."""
 
 
 class StepError(RuntimeError):
@@ -36,9 +55,26 @@ def step(name: str):
     print(f"[{name}] done in {time.perf_counter() - start:.1f} s", flush=True)
 
 
-def build_dir(data: Path) -> Path:
-    """The project itself for the shipped synthetic cohort; build/<extract stem> otherwise."""
-    return config.ROOT if config.is_shipped(data) else config.BUILD_DIR / Path(data).stem
+# ------------------------------------------------------------------ folders
+
+def build_dir(data: Path, min_cell: int | None = None) -> Path:
+    """Where a build of `data` goes: the project itself for the shipped synthetic cohort with
+    the default minimum cell size; build/<extract stem>[-min<k>] otherwise (git-ignored)."""
+    min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
+    suffix = f"-min{min_cell}" if min_cell != config.MIN_CELL_SIZE else ""
+    if config.is_shipped(data) and not suffix:
+        return config.ROOT
+    return config.BUILD_DIR / f"{Path(data).stem}{suffix}"
+
+
+def work_dir(out: Path) -> Path:
+    """The build folder's private area (git-ignored): stamps, staging, per-notebook runs."""
+    return Path(out) / ".build"
+
+
+def stage_dir(out: Path) -> Path:
+    """The staging area: the next version of every output, laid out like the build folder."""
+    return work_dir(out) / "stage"
 
 
 def _relative(path: Path) -> str:
@@ -48,6 +84,19 @@ def _relative(path: Path) -> str:
     except ValueError:
         return str(Path(path).resolve())
 
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    from .results import write_atomic
+
+    write_atomic(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+# ------------------------------------------------------------------ steps
 
 def validate_stamp(data: Path, stamp: Path, sheet: str | None = None) -> None:
     """Validate `data`; on success write a stamp (fingerprint and counts, no patient data)."""
@@ -62,105 +111,293 @@ def validate_stamp(data: Path, stamp: Path, sheet: str | None = None) -> None:
     print(f"{Path(data).name}: {len(cohort)} patients, all checks passed.")
 
 
-def run_notebook(name: str, data: Path, out: Path) -> None:
-    """Execute one analysis notebook with papermill for `data`, writing into `out`."""
+def _with_fault(source: Path, name: str, scratch: Path) -> Path:
+    """The notebook with the test fault of FAULT_ENV inserted after its parameters cell."""
     import nbformat
+
+    fault = os.environ.get(FAULT_ENV, "")
+    target, _, kind = fault.partition(":")
+    if target not in (name, "*"):
+        return source
+    nb = nbformat.read(source, as_version=4)
+    code = ("import time\ntime.sleep(600)" if kind == "hang" else
+            f"raise RuntimeError('fault injected by {FAULT_ENV} (tests only)')")
+    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
+    cell = nbformat.v4.new_code_cell(code)
+    cell["id"] = "test-fault"
+    nb.cells.insert(at + 1, cell)
+    path = scratch / f"{name}.fault.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def merge_streams(nb):
+    """Join adjacent stdout (stderr) outputs of a cell into one, in place, and return `nb`.
+
+    The kernel sends printed text in chunks as its buffer is flushed, so where one output
+    ends and the next begins depends on timing; joined, the same run gives the same bytes.
+    """
+    for cell in nb.cells:
+        outputs = []
+        for out in cell.get("outputs", []):
+            last = outputs[-1] if outputs else None
+            if (out.get("output_type") == "stream" and last is not None
+                    and last.get("output_type") == "stream" and last["name"] == out["name"]):
+                last["text"] += out["text"]
+            else:
+                outputs.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = outputs
+    return nb
+
+
+def _cell_name(source: str) -> str:
+    """A failed cell's label (`#| label: x`) or its first line, to name it in the error."""
+    lines = [ln.strip() for ln in source.splitlines() if ln.strip()]
+    label = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("#| label:")), "")
+    return label or (lines[0][:60] if lines else "")
+
+
+def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None) -> None:
+    """Execute one analysis notebook for `data` into the staging area of build folder `out`.
+
+    The notebook runs in its own folder (`.build/run/<name>/`) and its products (results
+    section, figures, tables, executed notebook) move into `.build/stage/` only when it
+    succeeded; a failed notebook is kept as `.build/failed/<name>.ipynb` for debugging.
+    """
+    import nbformat
+    import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from .notebooks import SECTION_OF, execute, scrub
+    from .notebooks import SECTION_OF, IPCKernelManager, scrub
+    from .results import write_atomic
+    from .study import OUTPUT_ENV
 
+    # SIGTERM stops the notebook like Ctrl-C: papermill then shuts its kernel down
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     out = Path(out).resolve()
+    min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
     source = config.NOTEBOOKS_DIR / f"{name}.ipynb"
-    shipped = config.is_shipped(data)
-    target = source if shipped else out / "notebooks" / f"{name}.ipynb"
-    scratch = out / ".build" / f"{name}.ipynb"
+    work, stage = work_dir(out), stage_dir(out)
+    run, failed = work / "run" / name, work / "failed" / f"{name}.ipynb"
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    failed.unlink(missing_ok=True)
     # The committed notebooks run with their defaults (no injected cell, no local paths);
-    # any other build names its data and output folder explicitly.
-    default = shipped and out == config.ROOT.resolve()
-    params = {} if default else {"data_path": str(Path(data).resolve()), "output_dir": str(out)}
-    os.environ.pop("LENSTOP_OUTPUT_DIR", None)  # the build decides where outputs go
+    # other builds name their data (and a minimum cell size) as papermill parameters.
+    params: dict = {}
+    if not config.is_shipped(data):
+        params["data_path"] = str(Path(data).resolve())
+    if min_cell != config.MIN_CELL_SIZE:
+        params["min_cell"] = min_cell
+    os.environ[OUTPUT_ENV] = str(run)  # where open_study() writes: this run's own folder
+    # papermill warns about every parameter line it cannot type-infer (comments with ';'):
+    # noise on every build, and nothing it says is acted on
+    logging.getLogger("papermill").setLevel(logging.ERROR)
+    executed = work / "run" / f"{name}.ipynb"
     with step(f"notebook {name}"):
         try:
-            execute(source, scratch, params, cwd=config.NOTEBOOKS_DIR)
+            papermill.execute_notebook(
+                str(_with_fault(source, name, work / "run")), str(executed),
+                parameters=params, kernel_name="python3", cwd=str(config.NOTEBOOKS_DIR),
+                progress_bar=False, log_output=False, kernel_manager_class=IPCKernelManager)
         except PapermillExecutionError as exc:
-            raise StepError(f"notebook {name}.ipynb failed in cell {exc.exec_count}: "
-                            f"{exc.ename}: {exc.evalue}") from None
-        new = scratch.read_bytes()
-        if not target.exists() or target.read_bytes() != new:
+            if executed.exists():
+                failed.parent.mkdir(parents=True, exist_ok=True)
+                nbformat.write(scrub(nbformat.read(executed, as_version=4)), failed)
+                executed.unlink()
+            cell = _cell_name(exc.source)
+            raise StepError(
+                f"notebook {name}.ipynb failed in cell [{exc.exec_count}]"
+                + (f" ({cell})" if cell else "") + f": {exc.ename}: {exc.evalue}\n"
+                f"  the failed notebook is kept in {_relative(failed)}; nothing was published"
+            ) from None
+        nb = merge_streams(scrub(nbformat.read(executed, as_version=4)))
+        nbformat.validate(nb)
+        section = run / "results" / "sections" / f"{SECTION_OF[name]}.json"
+        if not section.exists():
+            raise StepError(f"notebook {name}.ipynb ran but wrote no results section")
+        products = {}
+        for path in sorted(p for p in run.rglob("*") if p.is_file()):
+            rel = path.relative_to(run).as_posix()
+            products[rel] = sha256_file(path)
+            target = stage / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(scratch, target)
-        else:
-            scratch.unlink()
-        nbformat.validate(scrub(nbformat.read(target, as_version=4)))
-    section = out / "results" / "sections" / f"{SECTION_OF[name]}.json"
-    if not section.exists():
-        raise StepError(f"notebook {name}.ipynb ran but wrote no results section {section}")
-    os.utime(section)  # newer than the notebook it came from, so the workflow sees it current
+            os.replace(path, target)
+        write_atomic(stage / "notebooks" / f"{name}.ipynb", nbformat.writes(nb) + "\n")
+        executed.unlink()
+        _write_json(work / "products" / f"{name}.json", {"notebook": name, "files": products})
 
 
-def merge(out: Path) -> None:
-    """Merge the notebooks' results sections into results/results.json."""
+def merge(stage: Path, min_cell: int | None = None) -> None:
+    """Merge the notebooks' results sections into results/results.json, checking that every
+    notebook ran with the build's minimum cell size."""
     from . import results
 
+    min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
     with step("merge results"):
-        results.merge(Path(out) / "results")
+        merged = results.merge(Path(stage) / "results")
+        wrong = [s for s, sec in merged.items()
+                 if sec.get("meta", {}).get("parameters", {}).get("min_cell") != min_cell]
+        if wrong:
+            raise StepError(
+                f"results section(s) {', '.join(wrong)} do not record min_cell = {min_cell}: "
+                "their notebooks must pass min_cell=min_cell to open_study() and suppress "
+                "small counts with it")
 
 
-def write_variables(out: Path) -> None:
+def write_variables(stage: Path) -> None:
     """Write the manuscript variables (`_variables.yml`) from results/results.json."""
     from . import results, variables
 
     with step("manuscript variables"):
-        variables.write(results.read(Path(out) / "results" / "results.json"),
-                        Path(out) / "_variables.yml")
+        variables.write(results.read(Path(stage) / "results" / "results.json"),
+                        Path(stage) / "_variables.yml")
 
 
-def stage(out: Path) -> None:
-    """Copy the manuscript sources into a build folder (for extracts other than the shipped)."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+def stage(stage: Path) -> None:
+    """Copy the manuscript sources into the staging area (the renderer's project folder)."""
+    from .results import write_atomic
+
     for name in MANUSCRIPT_SOURCES:
-        shutil.copyfile(config.ROOT / name, out / name)
+        write_atomic(Path(stage) / name, (config.ROOT / name).read_text(encoding="utf-8"))
 
 
 def render(project: Path) -> None:
     """Render the manuscript of `project` to _manuscript/report.html and .pdf (pandoc, Typst)."""
     from .render import render as render_manuscript
 
+    project = Path(project).resolve()
     with step("render manuscript"):
-        paths = render_manuscript(Path(project).resolve(), Path(project).resolve() /
-                                  "_manuscript")
-    for path in paths.values():
-        print(f"  wrote {_relative(path)}")
+        render_manuscript(project, project / "_manuscript")
 
 
-def snakemake(data: Path, out: Path, until: str = "report", extra: list[str] | None = None
-              ) -> int:
+# ------------------------------------------------------------------ the whole build
+
+def _release_locks(out: Path) -> None:
+    """Remove Snakemake's locks on this build folder, left by a workflow that was killed."""
+    mine = _relative(work_dir(out)) + "/"
+    for lock in (config.ROOT / ".snakemake" / "locks").glob("*.output.lock"):
+        if any(line.startswith(mine) or line.startswith(str(work_dir(out).resolve()))
+               for line in lock.read_text().splitlines()):
+            lock.with_name(lock.name.replace(".output.", ".input.")).unlink(missing_ok=True)
+            lock.unlink(missing_ok=True)
+
+
+def _run_workflow(cmd: list[str], env: dict, out: Path) -> int:
+    """Run Snakemake in its own process group; SIGINT/SIGTERM stop the whole group cleanly.
+
+    Snakemake and its jobs get SIGINT together (as from Ctrl-C in a terminal): running
+    steps stop, Snakemake removes their incomplete outputs and its lock, and the publish step
+    (the only one that touches public files) is never cut half way. A workflow that has not
+    stopped after INTERRUPT_GRACE_S is killed and its lock removed.
+    """
+    proc: list[subprocess.Popen] = []
+    stopping: list[float] = []  # when each signal arrived
+
+    def forward(_signum, _frame):
+        stopping.append(time.monotonic())
+        if proc:
+            try:
+                os.killpg(proc[0].pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    # handlers first: the workflow then starts with SIGINT at its default (a build started
+    # in the background inherits SIGINT ignored, and Snakemake would never stop)
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        proc.append(subprocess.Popen(cmd, env=env, cwd=config.ROOT, start_new_session=True))
+        if stopping:  # a signal came while it started
+            forward(signal.SIGINT, None)
+        while True:  # short waits, so that the grace period starts when a signal arrives
+            try:
+                code = proc[0].wait(timeout=1)
+                break
+            except subprocess.TimeoutExpired:
+                if stopping and time.monotonic() - stopping[0] > INTERRUPT_GRACE_S:
+                    os.killpg(proc[0].pid, signal.SIGKILL)
+                    proc[0].wait()
+                    _release_locks(out)
+                    code = -signal.SIGKILL
+                    break
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 130 if stopping and code != 0 else code
+
+
+def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None = None,
+              sheet: str | None = None, extra: list[str] | None = None) -> int:
     """Run the workflow for `data` into `out` up to `until` ('variables' or 'report')."""
+    min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    for name, default in (("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH),
+                          ("PYTHONHASHSEED", "0")):
+        env[name] = env.get(name) or default
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
            "--directory", str(config.ROOT), "--cores", str(min(4, os.cpu_count() or 1)),
-           "--quiet", "rules", "--config", f"data={_relative(data)}", f"out={_relative(out)}",
-           f"until={until}", *(extra or [])]
-    return subprocess.run(cmd, env=env, cwd=config.ROOT).returncode
+           "--rerun-incomplete", "--quiet", "rules",
+           "--config", f"data={_relative(data)}", f"out={_relative(out)}", f"until={until}",
+           f"min_cell={min_cell}", *([f"sheet={sheet}"] if sheet else []), *(extra or [])]
+    return _run_workflow(cmd, env, out)
 
 
-def build(data: Path, sheet: str | None = None, until: str = "report") -> int:
-    """Validate, run the notebooks, merge, and render the report for `data`."""
+def use_quarto(data: Path, min_cell: int) -> bool:
+    """Render with Quarto when it is on PATH (shipped cohort, default options; LENSTOP_RENDERER
+    =pandoc forces the pandoc/Typst path)."""
+    return (shutil.which("quarto") is not None and config.is_shipped(data)
+            and min_cell == config.MIN_CELL_SIZE
+            and os.environ.get("LENSTOP_RENDERER", "quarto") != "pandoc")
+
+
+def quarto_render() -> int:
+    """`quarto render` of the project: its pre-render step runs the workflow up to the
+    manuscript variables (workflow/pre-render.sh), then Quarto renders HTML and PDF."""
+    env = dict(os.environ, LENSTOP_PYTHON=sys.executable)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    print("quarto is on PATH: running `quarto render` (pre-render runs the workflow)",
+          flush=True)
+    return subprocess.run(["quarto", "render"], cwd=config.ROOT, env=env).returncode
+
+
+def build(data: Path, sheet: str | None = None, until: str = "report",
+          min_cell: int | None = None) -> int:
+    """Validate, run the notebooks, merge, render and publish the report for `data`."""
+    from . import privacy
+    from .publish import published_intact
+    from .validate import load_cohort
+
     data = Path(data).resolve()
-    if sheet:
-        # the workflow reads files by path: a chosen sheet is validated here up front
-        validate_stamp(data, build_dir(data) / ".build" / "validated.json", sheet=sheet)
-    out = build_dir(data)
+    min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
+    if min_cell < 0:
+        raise StepError(f"--min-cell must be 0 (no suppression) or more, not {min_cell}")
     start = time.perf_counter()
-    code = snakemake(data, out, until=until)
+    privacy.check_extract_location(data)
+    # Validate here, before any workflow starts: a bad extract stops with every problem on
+    # the terminal (DataError, exit 2) and no log file ever sees a row-level value.
+    cohort, warnings = load_cohort(data, sheet=sheet)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    out = build_dir(data, min_cell)
+    privacy.check_output_dir(data, out)
+    if not published_intact(out):  # a published file was edited or deleted: publish again
+        for stamp in work_dir(out).glob("published-*.json"):
+            stamp.unlink()
+    print(f"{data.name}: {len(cohort)} patients, all checks passed; building in "
+          f"{_relative(out)}", flush=True)
+    if until == "report" and use_quarto(data, min_cell):
+        return quarto_render()
+    code = snakemake(data, out, until=until, min_cell=min_cell, sheet=sheet)
     if code == 0:
         what = "variables" if until == "variables" else "report"
         print(f"build of {what} for {data.name} finished in {time.perf_counter() - start:.1f} s"
               f" -> {_relative(out)}")
+    elif code == 130:
+        print("build interrupted; the previous outputs are unchanged.", file=sys.stderr)
     else:
-        print(f"build failed (exit {code}); the last good report is unchanged.",
+        print(f"build failed (exit {code}); the previous outputs are unchanged.",
               file=sys.stderr)
     return code
 

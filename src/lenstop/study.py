@@ -17,16 +17,14 @@ import pandas as pd
 
 from . import config, figures, results
 from .derive import analysis_table
+from .privacy import PrivacyError as PrivacyError  # raised here; defined with the guard
+from .privacy import check_output_dir
 from .tables import Table
 from .validate import load_cohort
 
 OUTPUT_ENV = "LENSTOP_OUTPUT_DIR"
-"""Environment variable that redirects outputs (used by the tests, which must not touch the
-committed figures)."""
-
-
-class PrivacyError(RuntimeError):
-    """Raised when outputs of a non-synthetic extract would land in tracked project folders."""
+"""Environment variable that redirects outputs: the build runs each notebook in its own staging
+folder, and the tests must not touch the committed figures."""
 
 
 def default_output_dir(data_path: Path) -> Path:
@@ -34,20 +32,6 @@ def default_output_dir(data_path: Path) -> Path:
     if config.is_shipped(data_path):
         return config.ROOT
     return config.BUILD_DIR / Path(data_path).stem
-
-
-def _check_private_output(data_path: Path, output_dir: Path) -> None:
-    if config.is_shipped(data_path):
-        return
-    out = output_dir.resolve()
-    root = config.ROOT.resolve()
-    tracked = [root / "figures", root / "results", root / "notebooks", root / "data" /
-               "synthetic"]
-    if out == root or any(out == t or t in out.parents for t in tracked):
-        raise PrivacyError(
-            f"outputs of {Path(data_path).name} (not the synthetic cohort) would be written to "
-            f"{output_dir}, a folder git tracks; use a folder under build/ or outside the "
-            "repository")
 
 
 @dataclass
@@ -62,6 +46,11 @@ class Study:
     data_sha256: str
     parameters: dict
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def min_cell(self) -> int:
+        """Counts below this are shown as '<min_cell' in shareable outputs (0: none)."""
+        return self.parameters["min_cell"]
 
     @property
     def figures_dir(self) -> Path:
@@ -101,19 +90,24 @@ class Study:
 def open_study(data_path: str | Path | None = None, output_dir: str | Path | None = None,
                cycles_cutoff: float = config.CYCLES_CUTOFF,
                tb_cutoff: float = config.TB_CUTOFF_UNITS_8WK, alpha: float = config.ALPHA,
-               landmarks: tuple | list = config.LANDMARK_MONTHS) -> Study:
-    """Validate the extract, derive the analysis table and resolve the output folders."""
+               landmarks: tuple | list = config.LANDMARK_MONTHS,
+               min_cell: int = config.MIN_CELL_SIZE) -> Study:
+    """Validate the extract, derive the analysis table and resolve the output folders.
+
+    Every parameter is recorded in the results' meta; `min_cell` is the minimum cell size
+    (counts below it are shown as '<min_cell' in shareable outputs, 0 disables it).
+    """
     data_path = Path(data_path) if data_path else config.SYNTHETIC_COHORT
     if not data_path.is_absolute():
         data_path = (config.ROOT / data_path) if not data_path.exists() else data_path.resolve()
     if output_dir is None:
         output_dir = os.environ.get(OUTPUT_ENV) or default_output_dir(data_path)
     output_dir = Path(output_dir).resolve()
-    _check_private_output(data_path, output_dir)
+    check_output_dir(data_path, output_dir)
     cohort, warnings = load_cohort(data_path)
     figures.use_style()
     params = {"cycles_cutoff": cycles_cutoff, "tb_cutoff": tb_cutoff, "alpha": alpha,
-              "landmarks": list(landmarks)}
+              "landmarks": list(landmarks), "min_cell": int(min_cell)}
     return Study(
         data_path=data_path, output_dir=output_dir, cohort=cohort,
         analysis=analysis_table(cohort, cycles_cutoff=cycles_cutoff, tb_cutoff=tb_cutoff),

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .privacy import n_pct, suppress
+
 MONTE_CARLO_TABLES = 20_000
 MONTE_CARLO_SEED = 20240805
 
@@ -30,17 +32,15 @@ class Row:
 
 
 def _fmt_n_pct(n: int, total: int, min_cell: int) -> str:
-    if total == 0:
-        return "-"
-    if 0 < n < min_cell:
-        return f"<{min_cell}"
-    return f"{n} ({100 * n / total:.0f}%)"
+    return n_pct(n, total, min_cell)
 
 
-def _fmt_median(x: pd.Series, digits: int) -> str:
+def _fmt_median(x: pd.Series, digits: int, min_cell: int = 0) -> str:
     x = x.dropna().astype(float)
     if x.empty:
         return "-"
+    if len(x) < min_cell:  # the median of a few patients is nearly their own values
+        return f"(n<{min_cell})"
     q1, med, q3 = np.percentile(x, [25, 50, 75])
     return f"{med:.{digits}f} ({q1:.{digits}f}-{q3:.{digits}f})"
 
@@ -82,21 +82,23 @@ def table_one(data: pd.DataFrame, rows: list[Row], group: str | None = None,
     """Table 1: one line per characteristic (and per category level), Overall then each group.
 
     Columns: Characteristic, Overall (N=..), one per group (N=..), p, test, Missing. Counts
-    below `min_cell` (if > 0) are shown as '<min_cell'.
+    below `min_cell` (if > 0) are shown as '<min_cell' (group sizes and missing counts too),
+    and medians of fewer than `min_cell` patients are not shown.
     """
     levels = list(group_labels or {}) if group else []
     if group and not levels:
         levels = sorted(data[group].dropna().unique())
     subsets = [("Overall", data)] + [
         ((group_labels or {}).get(lv, str(lv)), data[data[group] == lv]) for lv in levels]
-    headers = [f"{name} (N={len(sub)})" for name, sub in subsets]
+    headers = [f"{name} (N={suppress(len(sub), min_cell)})" for name, sub in subsets]
     out: list[dict] = []
     for row in rows:
         missing = int(data[row.column].isna().sum())
+        missing = suppress(missing, min_cell) if 0 < missing < min_cell else missing
         if row.kind == "continuous":
             line = {"Characteristic": f"{row.label}, median (IQR)"}
             for h, (_n, sub) in zip(headers, subsets, strict=True):
-                line[h] = _fmt_median(sub[row.column], row.digits)
+                line[h] = _fmt_median(sub[row.column], row.digits, min_cell)
             p, test = continuous_test([sub[row.column] for _n, sub in subsets[1:]]) \
                 if group else (None, "-")
             out.append({**line, "p": _fmt_p(p), "test": test, "Missing": missing})
