@@ -1,4 +1,7 @@
-"""Statistics for the study: thin, documented wrappers over lifelines, statsmodels and scipy.
+"""Statistics for the study: documented wrappers over lifelines, statsmodels and scipy.
+
+Cox and Fine-Gray models are fitted by a vectorised Efron engine (`_efron`) that scales to
+registry-sized cohorts; the tests check it against R, statsmodels and lifelines.
 
 Every function takes a DataFrame plus explicit column names and returns JSON-friendly
 results (`to_dict()` on the result objects) so notebooks can write them to results.json.

@@ -1,10 +1,11 @@
-"""Robust (sandwich) variance for a weighted counting-process Cox model, Efron ties.
+"""Robust (sandwich) variance for a weighted counting-process Cox model, Efron ties, row by row.
 
-lifelines cannot give this variance for (start, stop] data: `CoxPHFitter(robust=True)` builds
-its score residuals from risk sets that ignore `entry_col`, and `CoxTimeVaryingFitter` has no
-robust option. The Fine-Gray model needs it, so the score residuals are computed here the way
-R's survival package does (`agscore3.c`, Efron method; Lin & Wei 1989), then
-V_robust = D'D with D = the weighted dfbeta residuals summed within each cluster (subject).
+The reference implementation on (start, stop] rows: the tests check `_efron`'s per-subject
+Fine-Gray variance against it on R finegray's expanded rows. lifelines cannot give this
+variance (`CoxPHFitter(robust=True)` ignores `entry_col`, `CoxTimeVaryingFitter` has no robust
+option), so the score residuals are computed the way R's survival package does (`agscore3.c`,
+Efron method; Lin & Wei 1989), then V_robust = D'D with D = the weighted dfbeta residuals
+summed within each cluster (subject). Cost: rows x event times, for small data only.
 """
 
 from __future__ import annotations

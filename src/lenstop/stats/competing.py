@@ -9,15 +9,15 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from lifelines import AalenJohansenFitter, CoxPHFitter, KaplanMeierFitter
-from lifelines.exceptions import StatisticalWarning
+from lifelines import AalenJohansenFitter, KaplanMeierFitter
 
 from lenstop.config import ALPHA, LANDMARK_MONTHS
-from lenstop.stats._sandwich import robust_covariance
+from lenstop.stats._efron import EfronFit
 from lenstop.stats._util import (
     as_tuple,
     check_durations,
@@ -26,7 +26,7 @@ from lenstop.stats._util import (
     finite_or_none,
     value_at,
 )
-from lenstop.stats.cox import _records, check_estimable, coef_table, fit_guarded
+from lenstop.stats.cox import _records, check_estimable, coef_table, fit_efron
 
 AJ_SEED = 20240805
 """Seed handed to lifelines' AalenJohansenFitter; it only matters if lifelines still jitters."""
@@ -147,25 +147,23 @@ def cumulative_incidence(
     )
 
 
-def finegray_expand(
-    df: pd.DataFrame,
-    duration_col: str,
-    status_col: str,
-    cause: int = 1,
-    id_col: str | None = None,
-) -> pd.DataFrame:
-    """Counting-process data with IPCW weights for a Fine-Gray fit, as R's `survival::finegray`.
+@dataclass(frozen=True)
+class _Intervals:
+    """R finegray's censoring intervals: interval j is (ct2[j-1], ct2[j]], G(t-) there cp2[j]."""
 
-    Subjects with a competing event stay in the risk set after their event time T_i with weight
-    G(t-)/G(T_i-), G the Kaplan-Meier of censoring (censorings after events at tied times);
-    the extension is split at the censoring times (only pieces that contain an event of
-    interest are kept). Everyone else has one row (0, T_i] with weight 1. Returns all columns
-    of `df` plus fgstart, fgstop, fgstatus, fgwt, and `id_col` (or the row position as 'id').
-    """
-    time = check_durations(df[duration_col], duration_col)
-    status = check_status(df[status_col], status_col)
-    if time.size == 0:
-        raise ValueError("no rows to expand")
+    zero: float
+    ct2: np.ndarray
+    cp2: np.ndarray
+    keep: np.ndarray
+    """Intervals holding an event of the cause (only those pieces are kept)."""
+
+    def gm(self, t: np.ndarray) -> np.ndarray:
+        """G(t-): the censoring KM just before t (censorings after events at tied times)."""
+        return self.cp2[np.searchsorted(self.ct2, t, side="left")]
+
+
+def _censoring_intervals(time: np.ndarray, status: np.ndarray, cause: int) -> _Intervals:
+    """The censoring KM's steps and the intervals R's finegray splits at (exactly as R)."""
     zero = 0.0 if time.min() > 0 else 2 * time.min() - 1.0
     utime = np.unique(np.concatenate([[zero], time]))
     # censoring KM on the rank scale, events pulled 0.2 earlier so censoring follows them
@@ -180,26 +178,63 @@ def finegray_expand(
     event_times = np.unique(time[status == cause])
     keep = np.zeros(ct2.size, dtype=bool)
     keep[np.searchsorted(ct2, event_times, side="left")] = True  # intervals holding events
+    return _Intervals(zero, ct2, cp2, keep)
+
+
+def _extension_counts(iv: _Intervals, time: np.ndarray, competing: np.ndarray
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per subject: its own interval j0, where its kept later intervals start, and how many."""
+    kept = np.flatnonzero(iv.keep)
+    j0 = np.searchsorted(iv.ct2, time, side="left")
+    first = np.searchsorted(kept, j0, side="right")
+    counts = np.where(competing, kept.size - first, 0)
+    return j0, first, counts
+
+
+def finegray_expand(
+    df: pd.DataFrame,
+    duration_col: str,
+    status_col: str,
+    cause: int = 1,
+    id_col: str | None = None,
+) -> pd.DataFrame:
+    """Counting-process data with IPCW weights for a Fine-Gray fit, as R's `survival::finegray`.
+
+    Subjects with a competing event stay in the risk set after their event time T_i with weight
+    G(t-)/G(T_i-), G the Kaplan-Meier of censoring (censorings after events at tied times);
+    the extension is split at the censoring times (only pieces that contain an event of
+    interest are kept). Everyone else has one row (0, T_i] with weight 1. Returns all columns
+    of `df` plus fgstart, fgstop, fgstatus, fgwt, and `id_col` (or the row position as 'id').
+    `fine_gray` does not need these rows (their number grows like n x event times); they are
+    for inspection and for fitting elsewhere.
+    """
+    time = check_durations(df[duration_col], duration_col)
+    status = check_status(df[status_col], status_col)
+    if time.size == 0:
+        raise ValueError("no rows to expand")
+    iv = _censoring_intervals(time, status, cause)
+    competing = (status != 0) & (status != cause)
+    j0, first, counts = _extension_counts(iv, time, competing)
+    kept = np.flatnonzero(iv.keep)
+    per_row = 1 + counts
+    rows_arr = np.repeat(np.arange(time.size), per_row)
+    pos = np.arange(rows_arr.size) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+    ext = pos > 0  # piece `pos` of an extension: kept interval first + pos - 1
+    idx = np.clip(first[rows_arr] + pos - 1, 0, max(kept.size - 1, 0))
+    j = np.where(ext, kept[idx], 0) if kept.size else np.zeros(rows_arr.size, dtype=int)
+    own = j0[rows_arr]
+    starts = np.where(ext, iv.ct2[np.maximum(j - 1, 0)], iv.zero)
+    stops = np.where(ext, iv.ct2[j], np.where(competing[rows_arr], iv.ct2[own], time[rows_arr]))
+    wts = np.where(ext, iv.cp2[j] / iv.cp2[own], 1.0)
 
     base = df.reset_index(drop=True)
     ids = base[id_col].to_numpy() if id_col else np.arange(1, len(base) + 1)
-    pieces: list[tuple[int, float, float, float]] = []  # (row, start, stop, weight)
-    for i in range(len(base)):
-        if status[i] != 0 and status[i] != cause:
-            j0 = int(np.searchsorted(ct2, time[i], side="left"))
-            pieces.append((i, zero, ct2[j0], 1.0))
-            later = [j for j in range(j0 + 1, ct2.size) if keep[j]]
-            pieces.extend((i, ct2[j - 1], ct2[j], cp2[j] / cp2[j0]) for j in later)
-        else:
-            pieces.append((i, zero, time[i], 1.0))
-    rows_arr = np.array([p[0] for p in pieces], dtype=int)
-    starts, stops, wts = (np.array([p[k] for p in pieces], dtype=float) for k in (1, 2, 3))
     out = base.iloc[rows_arr].reset_index(drop=True)
     out["id" if id_col is None else id_col] = ids[rows_arr]
-    out["fgstart"] = starts
-    out["fgstop"] = stops
+    out["fgstart"] = starts.astype(float)
+    out["fgstop"] = stops.astype(float)
     out["fgstatus"] = (status[rows_arr] == cause).astype(int)
-    out["fgwt"] = wts
+    out["fgwt"] = wts.astype(float)
     return out
 
 
@@ -213,11 +248,22 @@ class FineGrayResult:
     competing: int
     n_dropped: int
     n_rows: int
+    """Rows of R's finegray expansion (weight > 0), the size of the equivalent weighted fit."""
     terms: list[str]
     alpha: float
-    fitter: CoxPHFitter = field(repr=False, compare=False)
-    data: pd.DataFrame = field(repr=False, compare=False)
-    """The expanded counting-process rows the model was fitted on."""
+    fitter: EfronFit = field(repr=False, compare=False)
+    frame: pd.DataFrame = field(repr=False, compare=False)
+    """The complete-case rows (one per subject) the model was fitted on."""
+    cause: int = 1
+
+    @cached_property
+    def data(self) -> pd.DataFrame:
+        """The expanded counting-process rows (R finegray, weight > 0), built on first use.
+
+        They have `n_rows` rows, so this can be large (n x event times) for big cohorts.
+        """
+        long = finegray_expand(self.frame, "__T", "__S", cause=self.cause, id_col="__id")
+        return long.loc[long["fgwt"] > 0].reset_index(drop=True)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly: counts, alpha and one dict per term."""
@@ -240,62 +286,49 @@ def fine_gray(
     cause: int = 1,
     alpha: float = ALPHA,
 ) -> FineGrayResult:
-    """Fine-Gray subdistribution hazard model, fitted as R does (finegray + weighted coxph).
+    """Fine-Gray subdistribution hazard model, with the estimates of R's finegray + coxph.
 
-    The IPCW-weighted counting-process data (`finegray_expand`) are fitted with lifelines
-    `CoxPHFitter` (entry_col, weights_col, Efron ties); SEs are the subject-clustered robust
-    sandwich. Table columns: term, coef, se, shr, ci_low, ci_high, p, n, events. Complete-case;
-    raises `ModelNotEstimable` like `cox_fit` (events of `cause` count towards the threshold).
+    R expands the data (`finegray_expand`) and fits a weighted counting-process Cox model
+    (Efron ties, SEs clustered by subject). The same likelihood and robust variance are computed
+    here from one row per subject (`_efron`), in O(n log n) time. Table columns: term,
+    coef, se (robust), shr, ci_low, ci_high, p, n, events. Complete-case; raises
+    `ModelNotEstimable` like `cox_fit` (events of `cause` count towards the threshold).
     """
     terms = list(terms)
     if not terms:
         raise ValueError("at least one term is needed")
     data, dropped = complete_cases(df, [duration_col, status_col, *terms])
     status = check_status(data[status_col], status_col)
-    frame = pd.DataFrame(
-        {
-            "__T": check_durations(data[duration_col], duration_col),
-            "__S": status,
-            **{t: data[t].to_numpy(dtype=float) for t in terms},
-        }
-    )
+    time = check_durations(data[duration_col], duration_col)
+    frame = pd.DataFrame({"__T": time, "__S": status,
+                          **{t: data[t].to_numpy(dtype=float) for t in terms}})
     frame["__id"] = np.arange(len(frame))
     event = (status == cause).astype(int)
     check_estimable(frame, event, terms)
-    long = finegray_expand(frame, "__T", "__S", cause=cause, id_col="__id")
-    long = long.loc[long["fgwt"] > 0].reset_index(drop=True)
-    fit_cols = ["fgstart", "fgstop", "fgstatus", "fgwt", *terms]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StatisticalWarning)  # non-integer weights: robust SE below
-        cph = fit_guarded(
-            CoxPHFitter(alpha=alpha),
-            long[fit_cols],
-            duration_col="fgstop",
-            event_col="fgstatus",
-            entry_col="fgstart",
-            weights_col="fgwt",
-        )
-    cov = robust_covariance(
-        long[terms].to_numpy(dtype=float),
-        long["fgstart"].to_numpy(dtype=float),
-        long["fgstop"].to_numpy(dtype=float),
-        long["fgstatus"].to_numpy(dtype=bool),
-        long["fgwt"].to_numpy(dtype=float),
-        cph.params_.loc[terms].to_numpy(dtype=float),
-        cph.variance_matrix_.loc[terms, terms].to_numpy(dtype=float),
-        long["__id"].to_numpy(),
-    )
-    robust_se = pd.Series(np.sqrt(np.diag(cov)), index=terms)
-    table = coef_table(cph, terms, n=len(frame), events=int(event.sum()), ratio="shr", se=robust_se)
+    iv = _censoring_intervals(time, status, cause)
+    competing = (status != 0) & (status != cause)
+    fit = fit_efron(frame, terms, alpha, what="Fine-Gray", cause=cause, gm=iv.gm(time),
+                    robust=True)
+    robust_se = pd.Series(np.sqrt(np.diag(fit.robust_variance_)), index=terms)
+    table = coef_table(fit, terms, n=len(frame), events=int(event.sum()), ratio="shr",
+                       se=robust_se)
     return FineGrayResult(
         table=table,
         n=len(frame),
         events=int(event.sum()),
-        competing=int(((status != 0) & (status != cause)).sum()),
+        competing=int(competing.sum()),
         n_dropped=dropped,
-        n_rows=len(long),
+        n_rows=_n_rows(iv, time, competing),
         terms=terms,
         alpha=alpha,
-        fitter=cph,
-        data=long,
+        fitter=fit,
+        frame=frame,
+        cause=cause,
     )
+
+
+def _n_rows(iv: _Intervals, time: np.ndarray, competing: np.ndarray) -> int:
+    """Rows with weight > 0 that `finegray_expand` would give, counted without building them."""
+    positive = np.flatnonzero(iv.keep & (iv.cp2 > 0))
+    j0 = np.searchsorted(iv.ct2, time[competing], side="left")
+    return int(time.size + (positive.size - np.searchsorted(positive, j0, side="right")).sum())
