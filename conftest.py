@@ -19,6 +19,9 @@ def pytest_configure(config):
     global _scratch
     _scratch = tempfile.mkdtemp(prefix="lenstop-nbval-")
     os.environ["LENSTOP_OUTPUT_DIR"] = _scratch
+    # builds in tests use the pandoc/Typst renderer even where Quarto is installed; the
+    # Quarto path has its own tests (skipped, with the reason, where quarto is absent)
+    os.environ["LENSTOP_RENDERER"] = "pandoc"
 
 
 def pytest_unconfigure(config):

@@ -6,10 +6,12 @@ sources, executed notebooks, results) and never rewrites the committed outputs.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pypdf
 import pytest
@@ -136,6 +138,21 @@ def test_second_build_is_a_no_op(built):
     assert "Nothing to be done" in again.stdout + again.stderr
     assert "[notebook" not in again.stdout
     assert report.stat().st_mtime_ns == before
+
+
+def test_private_build_folder_is_a_quarto_project_with_a_working_pre_render(built):
+    """`quarto render build/<name>` reads _environment and runs workflow/pre-render.sh; run
+    that step exactly as Quarto would (cwd = the build folder) and check it builds nothing."""
+    out = built["out"]
+    env_file = (out / "_environment").read_text()
+    values = dict(re.findall(r'^(LENSTOP_\w+)="(.*)"$', env_file, flags=re.M))
+    assert Path(values["LENSTOP_DATA"]) == built["data"].resolve()
+    assert (out / "_quarto.yml").is_file() and (out / "report.qmd").is_file()
+    run = subprocess.run(["sh", "workflow/pre-render.sh"], cwd=out, capture_output=True,
+                         text=True, env={**os.environ, **values})
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "[notebook" not in run.stdout
+    assert (out / "_variables.yml").is_file()
 
 
 @pytest.mark.skipif(shutil.which("quarto") is None,

@@ -83,7 +83,7 @@ def _step(args: argparse.Namespace) -> int:
     elif args.command == "variables":
         pipeline.write_variables(Path(args.out))
     elif args.command == "stage":
-        pipeline.stage(Path(args.out))
+        pipeline.stage(Path(args.out), Path(args.data) if args.data else None)
     elif args.command == "render":
         pipeline.render(Path(args.project))
     elif args.command == "publish":
@@ -138,6 +138,8 @@ def parser() -> argparse.ArgumentParser:
         q.add_argument("--out", required=True)
         if name == "merge":
             q.add_argument("--min-cell", type=int, default=None)
+        if name == "stage":
+            q.add_argument("--data", help="the extract (stages the Quarto files for it)")
         q.set_defaults(func=_step)
     q = sub.add_parser("render", help="workflow step: render the manuscript (pandoc, Typst)")
     q.add_argument("--project", required=True)

@@ -255,12 +255,30 @@ def write_variables(stage: Path) -> None:
                         Path(stage) / "_variables.yml")
 
 
-def stage(stage: Path) -> None:
-    """Copy the manuscript sources into the staging area (the renderer's project folder)."""
+QUARTO_FILES = ("workflow/pre-render.sh", "_environment")
+"""Written into a private build folder so that `quarto render build/<name>` works there too:
+the pre-render script and a Quarto `_environment` naming the extract and the Python to use."""
+
+
+def stage(stage: Path, data: Path | None = None) -> None:
+    """Copy the manuscript sources into the staging area (the renderer's project folder).
+
+    For an extract other than the shipped cohort, also stage what a Quarto render of the build
+    folder needs (`QUARTO_FILES`), so that folder is a complete Quarto project.
+    """
     from .results import write_atomic
 
     for name in MANUSCRIPT_SOURCES:
         write_atomic(Path(stage) / name, (config.ROOT / name).read_text(encoding="utf-8"))
+    if data is None or config.is_shipped(data):
+        return
+    script = (config.ROOT / QUARTO_FILES[0]).read_text(encoding="utf-8")
+    write_atomic(Path(stage) / QUARTO_FILES[0], script)
+    write_atomic(Path(stage) / QUARTO_FILES[1], (
+        "# Written by the build: `quarto render` in this folder rebuilds this extract\n"
+        "# (its pre-render step runs the same workflow as `make report DATA=...`).\n"
+        f'LENSTOP_DATA="{Path(data).resolve()}"\n'
+        f'LENSTOP_PYTHON="{Path(sys.executable)}"\n'))
 
 
 def render(project: Path) -> None:
@@ -344,22 +362,21 @@ def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None
     return _run_workflow(cmd, env, out)
 
 
-def use_quarto(data: Path, min_cell: int) -> bool:
-    """Render with Quarto when it is on PATH (shipped cohort, default options; LENSTOP_RENDERER
-    =pandoc forces the pandoc/Typst path)."""
-    return (shutil.which("quarto") is not None and config.is_shipped(data)
-            and min_cell == config.MIN_CELL_SIZE
+def use_quarto(min_cell: int) -> bool:
+    """Render with Quarto when it is on PATH and the build uses the default minimum cell size
+    (the pre-render step does not pass one); LENSTOP_RENDERER=pandoc forces pandoc/Typst."""
+    return (shutil.which("quarto") is not None and min_cell == config.MIN_CELL_SIZE
             and os.environ.get("LENSTOP_RENDERER", "quarto") != "pandoc")
 
 
-def quarto_render() -> int:
-    """`quarto render` of the project: its pre-render step runs the workflow up to the
+def quarto_render(project: Path) -> int:
+    """`quarto render` of `project`: its pre-render step runs the workflow up to the
     manuscript variables (workflow/pre-render.sh), then Quarto renders HTML and PDF."""
     env = dict(os.environ, LENSTOP_PYTHON=sys.executable)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    print("quarto is on PATH: running `quarto render` (pre-render runs the workflow)",
-          flush=True)
-    return subprocess.run(["quarto", "render"], cwd=config.ROOT, env=env).returncode
+    print(f"quarto is on PATH: running `quarto render {_relative(project)}` (its pre-render "
+          "step runs the workflow)", flush=True)
+    return subprocess.run(["quarto", "render"], cwd=project, env=env).returncode
 
 
 def build(data: Path, sheet: str | None = None, until: str = "report",
@@ -387,8 +404,12 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
             stamp.unlink()
     print(f"{data.name}: {len(cohort)} patients, all checks passed; building in "
           f"{_relative(out)}", flush=True)
-    if until == "report" and use_quarto(data, min_cell):
-        return quarto_render()
+    if until == "report" and use_quarto(min_cell):
+        if not config.is_shipped(data):  # first publish the build folder's Quarto project
+            code = snakemake(data, out, until="variables", min_cell=min_cell, sheet=sheet)
+            if code != 0:
+                return code
+        return quarto_render(out)
     code = snakemake(data, out, until=until, min_cell=min_cell, sheet=sheet)
     if code == 0:
         what = "variables" if until == "variables" else "report"

@@ -17,6 +17,7 @@ from pathlib import Path
 from . import config
 from .pipeline import (
     MANUSCRIPT_SOURCES,
+    QUARTO_FILES,
     REPORT_FILES,
     StepError,
     _relative,
@@ -64,7 +65,7 @@ def _publication(out: Path, until: str) -> list[str]:
     files = [f"notebooks/{n}.ipynb" for n in NOTEBOOKS] + products
     files += ["results/results.json", "_variables.yml"]
     if Path(out).resolve() != config.ROOT.resolve():
-        files += list(MANUSCRIPT_SOURCES)
+        files += list(MANUSCRIPT_SOURCES) + list(QUARTO_FILES)
     if until == "report":
         files += list(REPORT_FILES)
     return files
