@@ -364,7 +364,18 @@ end
 local function number_elements(doc, number_sections)
   local delim = meta_text("crossref.title-delim", ":")
   local counters = {0, 0, 0, 0, 0, 0}
-  local nfig, ntbl = 0, 0
+  local count = {fig = 0, tbl = 0}
+  -- Number a figure or table whose id has the Quarto prefix `kind`, and prefix its caption.
+  local function number_float(el, kind)
+    if not el.identifier:match("^" .. kind .. "%-") then
+      return nil
+    end
+    count[kind] = count[kind] + 1
+    local num = tostring(count[kind])
+    register(el.identifier, kind, num)
+    el.caption.long = prefix_caption(el.caption.long, caption_title(kind) .. NBSP .. num .. delim)
+    return el
+  end
   return doc:walk({
     traverse = "topdown",
     Header = function(h)
@@ -395,26 +406,8 @@ local function number_elements(doc, number_sections)
       end
       return h
     end,
-    Figure = function(f)
-      if f.identifier:match("^fig%-") then
-        nfig = nfig + 1
-        register(f.identifier, "fig", tostring(nfig))
-        f.caption.long = prefix_caption(f.caption.long,
-          caption_title("fig") .. NBSP .. tostring(nfig) .. delim)
-        return f
-      end
-      return nil
-    end,
-    Table = function(t)
-      if t.identifier:match("^tbl%-") then
-        ntbl = ntbl + 1
-        register(t.identifier, "tbl", tostring(ntbl))
-        t.caption.long = prefix_caption(t.caption.long,
-          caption_title("tbl") .. NBSP .. tostring(ntbl) .. delim)
-        return t
-      end
-      return nil
-    end,
+    Figure = function(f) return number_float(f, "fig") end,
+    Table = function(t) return number_float(t, "tbl") end,
   })
 end
 
