@@ -52,14 +52,25 @@ def km_figure(fitters: dict[str, object], title: str = "", ylabel: str = "Probab
     """Kaplan-Meier curves (lifelines fitters) with 95% bands and a number-at-risk table below.
 
     Ticks every `step` months; the at-risk table sits under the axis, as journals expect.
-    Numbers at risk below `min_cell` are shown as '<min_cell' (0: all shown).
+    With a minimum cell size (`min_cell` > 0) numbers at risk below it show as '<min_cell' and
+    each curve stops where fewer than `min_cell` patients remain at risk (its later steps
+    would be single patients' event times).
     """
     from lifelines.plotting import add_at_risk_counts
 
+    from .suppression import km_stop
+
     fig, ax = plt.subplots(figsize=figsize)
+    truncated = False
     for (label, kmf), colour in zip(fitters.items(), OKABE_ITO, strict=False):
+        stop = km_stop(kmf, min_cell)
+        truncated |= stop < float(kmf.timeline.max())
         kmf.plot_survival_function(ax=ax, ci_show=ci, color=colour, label=label,
-                                   show_censors=True, censor_styles={"ms": 5, "marker": "|"})
+                                   show_censors=True, censor_styles={"ms": 5, "marker": "|"},
+                                   loc=slice(0, stop))
+    if truncated:
+        ax.text(0.99, 0.97, f"curves stop where fewer than {min_cell} patients remain at risk",
+                transform=ax.transAxes, ha="right", va="top", fontsize=7, color="0.35")
     last = max(float(k.timeline.max()) for k in fitters.values())
     xmax = xmax or step * (int(last // step) + 1)
     ax.set_xlim(0, xmax)
@@ -89,11 +100,11 @@ def suppress_at_risk(ax: plt.Axes, min_cell: int) -> None:
     """
     import re
 
-    from .privacy import suppress
+    from .suppression import Cells
 
     def line(text: str) -> str:
         return re.sub(r"(?<![\w.])(\d+)(\s*)$",
-                      lambda m: suppress(int(m.group(1)), min_cell) + m.group(2), text)
+                      lambda m: f"{Cells(min_cell).count(int(m.group(1)))}{m.group(2)}", text)
 
     labels = [t.get_text() for t in ax.get_xticklabels()]
     ax.set_xticks(ax.get_xticks(), ["\n".join(line(s) for s in text.split("\n"))

@@ -3,7 +3,8 @@
 Three rules for anything built from a registry extract:
 1. the extract and its outputs live only where git ignores them (or outside the repository):
    `check_extract_location`, `check_output_dir`;
-2. counts below the minimum cell size are shown as '<k' in shareable outputs: `suppress`;
+2. counts below the minimum cell size are shown as '<k' in shareable outputs (see
+   `lenstop.suppression`);
 3. no patient id and no individual date of the extract appears in a shareable file: `scan`
    reads every output the way a person would (PDF text, SVG text, embedded SVG in HTML,
    notebook sources and outputs, JSON, YAML, logs) and reports where a value was found,
@@ -27,23 +28,6 @@ from . import config
 
 class PrivacyError(RuntimeError):
     """Outputs of a real extract would land where git tracks them, or a scan found a leak."""
-
-
-# ------------------------------------------------------------------ minimum cell size
-
-def suppress(n: int, min_cell: int) -> str:
-    """A count for shareable outputs: '<k' when 0 < n < k (k = min_cell), else the count."""
-    n = int(n)
-    return f"<{min_cell}" if 0 < n < min_cell else str(n)
-
-
-def n_pct(n: int, total: int, min_cell: int = 0, digits: int = 0) -> str:
-    """'n (p%)' of `total`, or '<k' alone when the count is suppressed ('-' without a total)."""
-    if total == 0:
-        return "-"
-    if 0 < n < min_cell:
-        return suppress(n, min_cell)
-    return f"{n} ({100 * n / total:.{digits}f}%)"
 
 
 # ------------------------------------------------------------------ where outputs may go

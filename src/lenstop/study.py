@@ -19,6 +19,7 @@ from . import config, figures, results
 from .derive import analysis_table
 from .privacy import PrivacyError as PrivacyError  # raised here; defined with the guard
 from .privacy import check_output_dir
+from .suppression import Cells
 from .tables import Table
 from .validate import load_cohort
 
@@ -51,6 +52,11 @@ class Study:
     def min_cell(self) -> int:
         """Counts below this are shown as '<min_cell' in shareable outputs (0: none)."""
         return self.parameters["min_cell"]
+
+    @property
+    def cells(self) -> Cells:
+        """How counts are shown in this build's outputs (see `lenstop.suppression`)."""
+        return Cells(self.min_cell)
 
     @property
     def figures_dir(self) -> Path:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .privacy import n_pct, suppress
+from .suppression import Cell, Cells, hide, shown
 
 MONTE_CARLO_TABLES = 20_000
 MONTE_CARLO_SEED = 20240805
@@ -29,10 +29,6 @@ class Row:
     kind: str  # "category" or "continuous"
     levels: tuple[tuple[str, str], ...] = ()  # (value, label) for categories
     digits: int = 1
-
-
-def _fmt_n_pct(n: int, total: int, min_cell: int) -> str:
-    return n_pct(n, total, min_cell)
 
 
 def _fmt_median(x: pd.Series, digits: int, min_cell: int = 0) -> str:
@@ -81,20 +77,19 @@ def table_one(data: pd.DataFrame, rows: list[Row], group: str | None = None,
               group_labels: dict[str, str] | None = None, min_cell: int = 0) -> pd.DataFrame:
     """Table 1: one line per characteristic (and per category level), Overall then each group.
 
-    Columns: Characteristic, Overall (N=..), one per group (N=..), p, test, Missing. Counts
-    below `min_cell` (if > 0) are shown as '<min_cell' (group sizes and missing counts too),
-    and medians of fewer than `min_cell` patients are not shown.
+    Columns: Characteristic, Overall (N=..), one per group (N=..), p, test, Missing. With a
+    minimum cell size (`min_cell` > 0) counts follow `suppression`: small counts, group sizes
+    and missing counts show as '<k', the counts that would give them away as '>=k', their
+    percentages are withheld, and so are medians of fewer than `min_cell` patients.
     """
-    levels = list(group_labels or {}) if group else []
-    if group and not levels:
-        levels = sorted(data[group].dropna().unique())
-    subsets = [("Overall", data)] + [
-        ((group_labels or {}).get(lv, str(lv)), data[data[group] == lv]) for lv in levels]
-    headers = [f"{name} (N={suppress(len(sub), min_cell)})" for name, sub in subsets]
+    cells = Cells(min_cell)
+    subsets = _subsets(data, group, group_labels)
+    sizes = cells.partition({name: len(sub) for name, sub in subsets[1:]}, total=len(data))
+    headers = [f"Overall (N={len(data)})"] + [f"{name} (N={sizes[name]})"
+                                              for name, _sub in subsets[1:]]
     out: list[dict] = []
     for row in rows:
-        missing = int(data[row.column].isna().sum())
-        missing = suppress(missing, min_cell) if 0 < missing < min_cell else missing
+        missing = cells.count(int(data[row.column].isna().sum()))
         if row.kind == "continuous":
             line = {"Characteristic": f"{row.label}, median (IQR)"}
             for h, (_n, sub) in zip(headers, subsets, strict=True):
@@ -108,13 +103,81 @@ def table_one(data: pd.DataFrame, rows: list[Row], group: str | None = None,
         p, test = category_test(counts) if group else (None, "-")
         out.append({"Characteristic": f"{row.label}, n (%)", **dict.fromkeys(headers, ""),
                     "p": _fmt_p(p), "test": test, "Missing": missing})
+        shown_cells, percent = _category_block(row, subsets, cells, shown(missing))
         for value, label in row.levels:
             line = {"Characteristic": f"    {label}"}
-            for h, (_n, sub) in zip(headers, subsets, strict=True):
-                known = int(sub[row.column].notna().sum())
-                line[h] = _fmt_n_pct(int((sub[row.column] == value).sum()), known, min_cell)
+            for h, (name, _sub) in zip(headers, subsets, strict=True):
+                line[h] = _n_pct_text(shown_cells[(value, name)], percent.get(name))
             out.append({**line, "p": "", "test": "", "Missing": ""})
     return pd.DataFrame(out)
+
+
+def _subsets(data: pd.DataFrame, group: str | None,
+             group_labels: dict[str, str] | None) -> list[tuple[str, pd.DataFrame]]:
+    """('Overall', all rows), then (label, rows) for each group level."""
+    levels = list(group_labels or {}) if group else []
+    if group and not levels:
+        levels = sorted(data[group].dropna().unique())
+    return [("Overall", data)] + [
+        ((group_labels or {}).get(lv, str(lv)), data[data[group] == lv]) for lv in levels]
+
+
+def overall_counts(data: pd.DataFrame, row: Row, group: str | None = None,
+                   group_labels: dict[str, str] | None = None,
+                   min_cell: int = 0) -> dict[str, dict]:
+    """Table 1's Overall column for a categorical row, as the table shows it: for each level
+    {'n': count or label, 'known': patients with a value, 'pct': % of known or None}."""
+    subsets = _subsets(data, group, group_labels)
+    missing = Cells(min_cell).count(int(data[row.column].isna().sum()))
+    block, percent = _category_block(row, subsets, Cells(min_cell), shown(missing))
+    known = block[("(known)", "Overall")]
+    out = {}
+    for value, _label in row.levels:
+        n = block[(value, "Overall")]
+        total = percent.get("Overall")
+        out[value] = {"n": n, "known": known,
+                      "pct": 100 * n / total if shown(n) and total else None}
+    return out
+
+
+def _category_block(row: Row, subsets: list[tuple[str, pd.DataFrame]], cells: Cells,
+                    missing_shown: bool) -> tuple[dict, dict]:
+    """The counts of one categorical characteristic (levels x Overall and groups), hidden
+    where `cells` says, and the denominators each column's percentages may use.
+
+    Every level's counts across the groups add up to its Overall count, and every column's
+    levels to the patients with a known value, so both are lines of the suppression.
+    Percentages show their denominator; a column whose denominator is hidden (or, in a block
+    with a hidden missing count, any column) shows counts only.
+    """
+    names = [name for name, _sub in subsets]
+    keys = [value for value, _lab in row.levels] + ["(other)", "(known)"]
+    values = {}
+    for name, sub in subsets:
+        col = sub[row.column]
+        known = int(col.notna().sum())
+        listed = {value: int((col == value).sum()) for value, _lab in row.levels}
+        values |= {(value, name): n for value, n in listed.items()}
+        values[("(other)", name)] = known - sum(listed.values())
+        values[("(known)", name)] = known
+    for key in keys:  # patients of no listed group (none when the groups cover everyone)
+        values[(key, "(none)")] = values[(key, "Overall")] - sum(
+            values[(key, name)] for name in names[1:])
+    columns = [*names, "(none)"]
+    lines = [[(key, name) for name in columns] for key in keys]
+    lines += [[(key, name) for key in keys] for name in columns]
+    out = hide(values, lines, cells.min_cell, fixed=[("(known)", name) for name in names])
+    percent = {name: values[("(known)", name)] for name in names
+               if missing_shown and shown(out[("(known)", name)])}
+    return out, percent
+
+
+def _n_pct_text(cell: Cell, total: int | None) -> str:
+    if not shown(cell) or total is None:
+        return str(cell)
+    if total == 0:
+        return "-"
+    return f"{cell} ({100 * cell / total:.0f}%)"
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
