@@ -17,9 +17,10 @@ import time
 import matplotlib
 import pandas as pd
 import pytest
+import yaml
 
 from lenstop import config, privacy, results
-from lenstop.privacy import Needles, PrivacyError, n_pct, scan, suppress
+from lenstop.privacy import Needles, PrivacyError, scan
 from lenstop.tables import Row, table_one
 from lenstop.validate import load_cohort
 
@@ -33,12 +34,6 @@ CANARY_IDS = ("CANARY-7Q3X-001", "CANARY-7Q3X-002", "CANARY-7Q3X-003")
 
 # ------------------------------------------------------------------ minimum cell size
 
-def test_suppress_small_counts():
-    assert [suppress(n, 5) for n in (0, 1, 4, 5, 17)] == ["0", "<5", "<5", "5", "17"]
-    assert suppress(3, 0) == "3"  # 0 disables suppression
-    assert n_pct(3, 10, 5) == "<5" and n_pct(6, 10, 5) == "6 (60%)" and n_pct(0, 0, 5) == "-"
-
-
 def test_table_one_suppresses_counts_group_sizes_and_medians():
     data = pd.DataFrame({"sex": ["F"] * 8 + ["M"] * 3, "grp": ["a"] * 10 + ["b"],
                          "age": [60.0 + i for i in range(11)]})
@@ -46,7 +41,8 @@ def test_table_one_suppresses_counts_group_sizes_and_medians():
             Row("age", "Age", "continuous")]
     frame = table_one(data, rows, group="grp", min_cell=5)
     text = frame.to_string()
-    assert "b (N=<5)" in frame.columns and "a (N=10)" in frame.columns
+    # b's one patient would be 11 - 10: the other group's size is hidden too
+    assert "b (N=<5)" in frame.columns and "a (N=>=5)" in frame.columns
     male = frame[frame["Characteristic"].str.strip() == "male"].iloc[0]
     assert male["Overall (N=11)"] == "<5"
     age = frame[frame["Characteristic"].str.startswith("Age")].iloc[0]
@@ -311,3 +307,49 @@ def test_min_cell_reaches_every_notebook_and_the_results(canary_build):
     for nb in out.glob("notebooks/*.ipynb"):
         assert "min_cell = 5" in nb.read_text(), nb.name
     assert "<5" in (out / "results" / "tables" / "table1.md").read_text()
+
+
+def _small_ints(value, min_cell: int, path: tuple = ()):
+    """Integers from 1 to min_cell - 1 in a results tree (but the meta and test df)."""
+    if isinstance(value, dict):
+        for key, v in value.items():
+            if key not in ("meta", "df"):
+                yield from _small_ints(v, min_cell, (*path, key))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _small_ints(v, min_cell, (*path, i))
+    elif isinstance(value, int) and not isinstance(value, bool) and 0 < value < min_cell:
+        yield "/".join(map(str, path)), value
+
+
+@pytest.mark.slow
+def test_no_count_below_the_minimum_cell_size_in_shareable_outputs(canary_build):
+    out = canary_build["out"]
+    merged = results.read(out / "results" / "results.json")
+    assert list(_small_ints(merged, 5)) == []
+    # the shipped cohort's one patient who stopped for an unknown reason, and the 9 patient
+    # decisions from which 118 - 70 - 38 would give that one away
+    reasons = merged["cohort"]["stop_reason_counts"]
+    assert (reasons["unknown"]["n"], reasons["patient"]["n"]) == ("<5", ">=5")
+    assert reasons["unknown"]["pct"] is None and reasons["patient"]["pct"] is None
+    html = privacy.texts(out / "_manuscript" / "report.html")
+    report = " ".join(text for _where, text in html)
+    built = yaml.safe_load((out / "_variables.yml").read_text(encoding="utf-8"))
+    published = built.pop("published")  # the paper's figures, public, quoted once each
+    assert (published["reason"]["unknown"], published["reason"]["patient"]) == \
+        ("1 (1%)", "9 (8%)")
+    assert "1 (1%)" not in json.dumps(built) and "9 (8%)" not in json.dumps(built)
+    assert report.count("1 (1%)") == 1 and report.count("9 (8%)") == 1
+    assert "&lt;5" in report or "<5" in report
+    assert "counts from 1 to 4 are shown as &lt;5" in report or \
+        "counts from 1 to 4 are shown as <5" in report
+    for name in ("01_cohort", "02_ti_duration", "03_cytogenetics", "04_retreatment"):
+        nb = json.loads((out / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
+        printed = "".join("".join(o.get("text", "")) for c in nb["cells"]
+                          for o in c.get("outputs", []))
+        assert "1 (1%)" not in printed, name
+    # single patients are not drawn: no swimmer lines, no strip-plot dots
+    assert "Individual courses are not drawn" in \
+        (out / "figures" / "retreatment_swimmer.svg").read_text()
+    assert "single patients are not drawn" in \
+        (out / "figures" / "cyto_reeval_timing.svg").read_text()

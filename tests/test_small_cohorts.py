@@ -9,6 +9,7 @@ sentences (fast tests below, on altered copies of the shipped results), and a wh
 from __future__ import annotations
 
 import copy
+import html as html_module
 import re
 import shutil
 import subprocess
@@ -158,7 +159,7 @@ def _plain(html: str) -> str:
     text = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
     text = re.sub(r'(src|href)="data:[^"]*"', " ", text)
     text = re.sub(r"<[^>]+>", " ", text)
-    return re.sub(r"\s+", " ", text.replace("&nbsp;", " ").replace("\xa0", " "))
+    return re.sub(r"\s+", " ", html_module.unescape(text).replace("\xa0", " "))
 
 
 def _fifteen(shipped: pd.DataFrame) -> pd.DataFrame:
@@ -176,17 +177,21 @@ def _all_censored(shipped: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-EXTRACTS = {"pytest-small-15": _fifteen, "pytest-small-censored": _all_censored}
+EXTRACTS = {"pytest-small-15": (_fifteen, 0), "pytest-small-censored": (_all_censored, 0),
+            "pytest-small-15-k5": (_fifteen, 5)}
+"""name: (how the extract is made, minimum cell size of its build)"""
 
 
 @pytest.fixture(scope="module", params=list(EXTRACTS))
 def small_build(request, shipped_text, tmp_path_factory):
     name = request.param
-    frame = EXTRACTS[name](shipped_text.copy())
+    make, min_cell = EXTRACTS[name]
+    frame = make(shipped_text.copy())
     data = write_csv(frame, tmp_path_factory.mktemp("small") / f"{name}.csv")
-    out = config.BUILD_DIR / name
+    out = config.BUILD_DIR / (f"{name}-min{min_cell}" if min_cell else name)
     shutil.rmtree(out, ignore_errors=True)
-    run = subprocess.run([sys.executable, "-m", "lenstop.cli", "build", "--data", str(data)],
+    run = subprocess.run([sys.executable, "-m", "lenstop.cli", "build", "--data", str(data),
+                          "--min-cell", str(min_cell)],
                          capture_output=True, text=True, cwd=config.ROOT)
     html = out / "_manuscript" / "report.html"
     built = {"name": name, "n": len(frame), "run": run, "out": out,
@@ -213,6 +218,16 @@ EXPECTED = {
         "none had a cytogenetic re-evaluation after discontinuation, so loss of CCyR could not "
         "be assessed.",
         "Multivariable model not fitted: 4 events for 4 term(s)",
+    ],
+    "pytest-small-15-k5": [  # the same 15 patients under a minimum cell size of 5
+        "Of 15 patients,",
+        "<5 patients lost RBC-TI; the median RBC-TI duration was",
+        "The multivariable Cox model of the four published factors could not be estimated "
+        "(<5 events, and a model of 4 factors needs at least 20).",
+        "no hazard ratio for loss of RBC-TI could be estimated (<5 events, and a one-factor "
+        "model needs at least 5)",
+        "Multivariable model not fitted: <5 events for 4 term(s)",
+        "counts from 1 to 4 are shown as <5 (minimum cell size 5)",
     ],
     "pytest-small-censored": [
         "Of 20 patients,",

@@ -18,6 +18,9 @@ import yaml
 from . import config
 
 DASH = "\u2013"  # en dash between CI limits
+WITHHELD_PCT = "percentage withheld under the minimum cell size"
+WITHHELD_MEDIAN = "withheld under the minimum cell size"
+WITHHELD_AT_RISK = "withheld, as fewer patients than the minimum cell size were at risk"
 BEYOND = "not estimable (beyond the longest follow-up)"
 REPORTED_PACKAGES = ("lifelines", "statsmodels", "scipy", "pandas", "numpy", "pandera",
                      "matplotlib", "great-tables", "papermill", "snakemake", "pypandoc_binary",
@@ -43,24 +46,38 @@ def pval(p: float | None) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def n_pct(n: int, total: int) -> str:
-    """'70 (59%)'."""
-    return f"{n} ({100 * n / total:.0f}%)" if total else f"{n}"
+def n_pct(n: int | str, total: int | str) -> str:
+    """'70 (59%)'; a count hidden under the minimum cell size ('<5', '>=5') stands alone."""
+    if isinstance(n, str) or isinstance(total, str) or not total:
+        return f"{n}"
+    return f"{n} ({100 * n / total:.0f}%)"
+
+
+def share(d: dict) -> str:
+    """'70 (59%)' from a results {'n', 'pct'} pair; the count alone when pct is withheld."""
+    return f"{d['n']}" if d.get("pct") is None else f"{d['n']} ({d['pct']:.0f}%)"
+
+
+def withheld(d: dict) -> bool:
+    """True when a results entry was withheld under the minimum cell size."""
+    return bool(d.get("withheld")) or isinstance(d.get("n"), str) and \
+        str(d["n"]).startswith("<")
 
 
 def prop_ci(p: dict, digits: int = 1) -> str:
-    """'58.3% (95% CI 43.2–72.4%)' from an exact_ci dict."""
+    """'58.3%; 95% CI 43.2–72.4%' from an exact_ci dict (reads right in parentheses)."""
     if p.get("proportion") is None:
-        return "not estimable"
+        return (WITHHELD_PCT if withheld(p) or isinstance(p.get("k"), str) else
+                "not estimable")
     level = round(100 * (1 - p["alpha"]))
-    return (f"{100 * p['proportion']:.{digits}f}% ({level}% CI "
-            f"{ci(p['ci_low'], p['ci_high'], digits, pct=True)}%)")
+    return (f"{100 * p['proportion']:.{digits}f}%; {level}% CI "
+            f"{ci(p['ci_low'], p['ci_high'], digits, pct=True)}%")
 
 
 def median_iqr(s: dict, digits: int = 1) -> str:
     """'19.7 (IQR 11.9–38.4)'."""
     if s.get("median") is None:
-        return "not available"
+        return WITHHELD_MEDIAN if withheld(s) else "not available"
     return f"{num(s['median'], digits)} (IQR {ci(s['q1'], s['q3'], digits)})"
 
 
@@ -71,8 +88,8 @@ def ratio(t: dict, key: str = "hr") -> str:
     return f"{t[key]:.2f} (95% CI {ci(t['ci_low'], t['ci_high'], 2)}; {pval(t['p'])})"
 
 
-def count(n: int, noun: str) -> str:
-    """'1 patient', '50 patients'."""
+def count(n: int | str, noun: str) -> str:
+    """'1 patient', '50 patients', '<5 patients'."""
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
@@ -92,7 +109,19 @@ def with_ci(value: float | None, low: float | None, high: float | None, level: s
     return text
 
 
-_EVENTS_PER_TERM = re.compile(r"(\d+) events for (\d+) term\(s\); at least (\d+) events "
+def percent(n: int | str, total: int) -> str:
+    """'42%' of `total`, or 'not shown' for a count hidden under the minimum cell size."""
+    if isinstance(n, str):
+        return "not shown"
+    return f"{100 * n / total:.0f}%" if total else "0%"
+
+
+def n_pct_patients(n: int | str, total: int) -> str:
+    """'50 patients (42%)', or '<5 patients' for a hidden count."""
+    return count(n, "patient") + ("" if isinstance(n, str) else f" ({percent(n, total)})")
+
+
+_EVENTS_PER_TERM = re.compile(r"(<?\d+) events for (\d+) term\(s\); at least (\d+) events "
                               r"per term \((\d+)\) are needed")
 
 
@@ -101,7 +130,8 @@ def plain_reason(note: str | None, labels: dict[str, str]) -> str:
     note = note or "not enough data"
     m = _EVENTS_PER_TERM.fullmatch(note)
     if m:
-        events, terms, needed = int(m[1]), int(m[2]), int(m[4])
+        events = m[1] if m[1].startswith("<") else int(m[1])  # '<5': a hidden count
+        terms, needed = int(m[2]), int(m[4])
         model = "a one-factor model" if terms == 1 else f"a model of {terms} factors"
         return f"{count(events, 'event')}, and {model} needs at least {needed}"
     for term, label in labels.items():
@@ -157,7 +187,7 @@ MISSING_LABELS = {
 """The Table 1 characteristics a registry may leave blank, as the manuscript names them."""
 
 
-def missing_text(missing: dict[str, int]) -> str:
+def missing_text(missing: dict[str, int | str]) -> str:
     """'Hb at withdrawal for 5 patients and ANC at withdrawal for 3', or 'no value was missing'."""
     order = [*MISSING_LABELS, *sorted(set(missing) - set(MISSING_LABELS))]
     parts = [f"{MISSING_LABELS.get(k, k)} for {count(missing[k], 'patient')}"
@@ -225,6 +255,23 @@ def _published() -> dict:
     }
 
 
+def _missing_estimate(row: dict) -> str:
+    """Why a landmark estimate is missing: withheld under the minimum cell size, or beyond
+    the follow-up."""
+    return WITHHELD_AT_RISK if row.get("withheld") else BEYOND
+
+
+def disclosure_text(min_cell: int) -> str:
+    """The Methods sentence on small counts (statistical disclosure control)."""
+    if not min_cell:
+        return "Every count is shown (no minimum cell size was set for this build)."
+    return (f"To protect patients' privacy, counts from 1 to {min_cell - 1} are shown as "
+            f"<{min_cell} (minimum cell size {min_cell}), counts from which such a count could "
+            f"be worked out by subtraction as >={min_cell}, and the percentages, medians and "
+            "confidence limits that would reveal a hidden count are withheld; figures do not "
+            "draw single patients.")
+
+
 def ti_texts(ti: dict, level: str) -> dict[str, str]:
     """Sentences on follow-up, events and RBC-TI duration that read right for any cohort."""
     events, n = ti["ti_loss_events"], ti["n_patients"]
@@ -233,14 +280,13 @@ def ti_texts(ti: dict, level: str) -> dict[str, str]:
     followup = (f"{num(fu)} months ({level} CI {ci(fu_low, fu_high)})" if fu is not None else
                 "not estimable (fewer than half of the patients were followed up to a last "
                 "contact alive)")
-    median = median_text(ti["ti_median_months"], *ti["ti_median_months_ci"], level, events,
-                         "lost RBC-TI")
-    pct = f"{100 * events / n:.0f}%" if n else "0%"
+    median = WITHHELD_AT_RISK if ti.get("ti_median_withheld") else median_text(
+        ti["ti_median_months"], *ti["ti_median_months_ci"], level, events, "lost RBC-TI")
     deaths = ti["deaths_in_ti"]
     return {
         "followup_text": followup,
         "median_text": median,
-        "events_sentence": f"{count(events, 'patient')} ({pct}) lost RBC-TI and {deaths} "
+        "events_sentence": f"{n_pct_patients(events, n)} lost RBC-TI and {deaths} "
                            f"died without losing it.",
         "abstract": (f"After a median follow-up of {num(fu)} months, " if fu is not None else
                      "Over the available follow-up, ")
@@ -270,10 +316,15 @@ def cox_texts(ti: dict, params: dict) -> dict[str, str]:
     short = ("for low transfusion burden", f"for at least {cut} cycles", "per 10 years of age",
              "per g/dL of Hb")
     sizes = [t["n"] for t in uni.values() if t.get("n") is not None] or [0]
-    lo, hi = min(sizes), max(sizes)
-    uni_used = (f"each fitted on all {n_all} patients" if lo == n_all else
-                "each fitted on the patients with a known value of its factor, "
-                f"{lo if lo == hi else f'{lo} to {hi}'} of {n_all}")
+    numbers = [n for n in sizes if not isinstance(n, str)]
+    lo, hi = min(numbers, default=0), max(numbers, default=0)
+    if len(numbers) == len(sizes) and lo == n_all:
+        uni_used = f"each fitted on all {n_all} patients"
+    elif len(numbers) < len(sizes):  # a size hidden under the minimum cell size
+        uni_used = "each fitted on the patients with a known value of its factor"
+    else:
+        uni_used = ("each fitted on the patients with a known value of its factor, "
+                    f"{lo if lo == hi else f'{lo} to {hi}'} of {n_all}")
     if mv["n"] is not None:
         dropped = mv["n_dropped"] or 0
         used = (f"all {n_all} patients" if not dropped else
@@ -371,7 +422,8 @@ def retreat_texts(rt: dict) -> dict[str, str]:
                        f"of {median_iqr(rt['months_to_regain'])} months after re-starting LEN."
                        if k else "No re-treated patient regained RBC-TI."))
     if second["n"]:
-        median = ("not reached" if second["median"] is None else
+        median = (WITHHELD_AT_RISK if second.get("withheld") or second.get("median_withheld")
+                  else "not reached" if second["median"] is None else
                   f"{num(second['median'])} months")
         second_sentence = (f"The second RBC-TI was lost by {second['events']} of "
                            f"{count(second['n'], 'patient')} (median duration {median}).")
@@ -420,23 +472,25 @@ def build(results: dict, commit: str | None = None) -> dict:
             "alpha": f"{params['alpha']:g}",
             "ci_level": level,
             "landmarks": ", ".join(f"{t:g}" for t in params["landmarks"]),
+            "min_cell": str(params.get("min_cell") or "none"),
+            "disclosure": disclosure_text(params.get("min_cell") or 0),
         },
         "cohort": {
             "n": str(n),
-            "reason": {k: n_pct(v["n"], n) for k, v in c["stop_reason_counts"].items()},
-            "female": n_pct(c["female"]["n"], n),
+            "reason": {k: share(v) for k, v in c["stop_reason_counts"].items()},
+            "female": share(c["female"]),
             "age": median_iqr(c["age_at_stop"]),
             "hb": median_iqr(c["hb_at_stop"]),
             "cycles": median_iqr(c["len_cycles"], 0),
             "months_in_ti": median_iqr(c["months_in_ti_on_len"]),
-            "ltb": n_pct(c["ltb"]["n"], c["ltb"]["known"]),
-            "cycles_ge": n_pct(c["cycles_ge_cutoff"]["n"], c["cycles_ge_cutoff"]["known"]),
-            "isolated": n_pct(c["isolated_del5q"], n),
+            "ltb": share(c["ltb"]),
+            "cycles_ge": share(c["cycles_ge_cutoff"]),
+            "isolated": share(c["isolated_del5q"]),
             "missing": missing_text(c.get("missing", {})),
         },
         "ti": {
             "events": str(ti["ti_loss_events"]),
-            "events_pct": f"{100 * ti['ti_loss_events'] / ti['n_patients']:.0f}%",
+            "events_pct": percent(ti["ti_loss_events"], ti["n_patients"]),
             **ti_texts(ti, level),
             "deaths_in_ti": str(ti["deaths_in_ti"]),
             "median": num(ti["ti_median_months"]),
@@ -444,11 +498,11 @@ def build(results: dict, commit: str | None = None) -> dict:
             "followup": num(ti["followup_median_months"]),
             "followup_ci": ci(*ti["followup_median_months_ci"]),
             "rate": {k: with_ci(r["survival"], r["ci_low"], r["ci_high"], level, pct=True)
-                     or BEYOND for k, r in ti["ti_rate_at_months"].items()},
+                     or _missing_estimate(r) for k, r in ti["ti_rate_at_months"].items()},
             "cif": {k: with_ci(r["cif"], r["ci_low"], r["ci_high"], level, pct=True)
-                    or BEYOND for k, r in ti["cif_at_months"].items()},
+                    or _missing_estimate(r) for k, r in ti["cif_at_months"].items()},
             "km_loss": {k: (f"{100 * (1 - r['survival']):.1f}%"
-                            if r["survival"] is not None else BEYOND)
+                            if r["survival"] is not None else _missing_estimate(r))
                         for k, r in ti["ti_rate_at_months"].items()},
         },
         "cox": {
@@ -485,6 +539,9 @@ def build(results: dict, commit: str | None = None) -> dict:
             "second_n": str(rt["second_ti"]["n"]),
             "second_events": str(rt["second_ti"]["events"]),
             "second_median": num(rt["second_ti"]["median"]),
+            "swimmer": ("shows the course of each re-treated patient" if not
+                        params.get("min_cell") else "would show each re-treated patient's "
+                        "course, which is not drawn when a minimum cell size is set"),
             **retreat_texts(rt),
         },
         "published": _published(),
