@@ -278,20 +278,21 @@ class Needles:
 
     @classmethod
     def from_extract(cls, data: str | Path, sheet: str | None = None,
-                     common: int = COMMON_DATE) -> Needles:
+                     common: int = COMMON_DATE, work: str | Path | None = None) -> Needles:
         """Patient ids and the individual dates of a (valid) extract.
 
         A date shared by `common` or more patients (an administrative censoring date, a
         data cut-off) identifies nobody and may be quoted, so it is not searched for.
+        `work` is a build's `.build/` folder, whose cached cohort spares a validation.
         """
         from collections import Counter
 
         import pandas as pd
 
+        from .cohort_cache import load_or_validate
         from .schema import DATE_COLUMNS
-        from .validate import load_cohort
 
-        cohort, _ = load_cohort(data, sheet=sheet)
+        cohort, _ = load_or_validate(data, work, sheet)
         ids = {str(i).strip() for i in cohort["patient_id"].dropna()}
         keep = {i for i in ids if distinctive(i)}
         cells = cohort[list(DATE_COLUMNS)].reset_index(drop=True).melt(ignore_index=False)
@@ -369,11 +370,11 @@ def allowed_dates(sources: Iterable[str | Path]) -> set[dt.date]:
 
 
 def check(paths: Iterable[str | Path], data: str | Path, sources: Iterable[str | Path] = (),
-          sheet: str | None = None) -> int:
+          sheet: str | None = None, work: str | Path | None = None) -> int:
     """Raise PrivacyError if a patient id or date of `data` appears in `paths`; return the
-    number of files scanned."""
+    number of files scanned (`work`: a build's `.build/` folder, see Needles.from_extract)."""
     files = list(_files(paths))
-    needles = Needles.from_extract(data, sheet=sheet)
+    needles = Needles.from_extract(data, sheet=sheet, work=work)
     if needles.skipped_ids:
         print(f"  note: {needles.skipped_ids} patient ids are too short or plain to search for "
               "(see privacy.distinctive); check those outputs by eye")

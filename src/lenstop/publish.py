@@ -99,7 +99,7 @@ def publish(data: Path, out: Path, until: str = "report", sheet: str | None = No
                                     "published. Run the build again.")
         scanned = privacy.check([stage / f for f in files if f not in MANUSCRIPT_SOURCES],
                                 data, sources=[config.ROOT / s for s in MANUSCRIPT_SOURCES],
-                                sheet=sheet)
+                                sheet=sheet, work=work)
         record_path = work / "published.json"
         record = json.loads(record_path.read_text())["files"] if record_path.exists() else {}
         held = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}

@@ -15,13 +15,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import config, figures, results
+from . import cohort_cache, config, figures, results
 from .derive import analysis_table
 from .privacy import PrivacyError as PrivacyError  # raised here; defined with the guard
 from .privacy import check_output_dir
 from .suppression import Cells
 from .tables import Table
-from .validate import load_cohort
 
 OUTPUT_ENV = "LENSTOP_OUTPUT_DIR"
 """Environment variable that redirects outputs: the build runs each notebook in its own staging
@@ -97,11 +96,14 @@ def open_study(data_path: str | Path | None = None, output_dir: str | Path | Non
                cycles_cutoff: float = config.CYCLES_CUTOFF,
                tb_cutoff: float = config.TB_CUTOFF_UNITS_8WK, alpha: float = config.ALPHA,
                landmarks: tuple | list = config.LANDMARK_MONTHS,
-               min_cell: int = config.MIN_CELL_SIZE) -> Study:
+               min_cell: int = config.MIN_CELL_SIZE, sheet: str | None = None) -> Study:
     """Validate the extract, derive the analysis table and resolve the output folders.
 
     Every parameter is recorded in the results' meta; `min_cell` is the minimum cell size
-    (counts below it are shown as '<min_cell' in shareable outputs, 0 disables it).
+    (counts below it are shown as '<min_cell' in shareable outputs, 0 disables it); `sheet`
+    names the Excel sheet to read (default: the one with patient_id). Within a build the
+    cohort comes from the build's cache (validated once, up front); otherwise it is
+    validated here.
     """
     data_path = Path(data_path) if data_path else config.SYNTHETIC_COHORT
     if not data_path.is_absolute():
@@ -110,7 +112,7 @@ def open_study(data_path: str | Path | None = None, output_dir: str | Path | Non
         output_dir = os.environ.get(OUTPUT_ENV) or default_output_dir(data_path)
     output_dir = Path(output_dir).resolve()
     check_output_dir(data_path, output_dir)
-    cohort, warnings = load_cohort(data_path)
+    cohort, warnings = cohort_cache.load_or_validate(data_path, output_dir, sheet)
     figures.use_style()
     params = {"cycles_cutoff": cycles_cutoff, "tb_cutoff": tb_cutoff, "alpha": alpha,
               "landmarks": list(landmarks), "min_cell": int(min_cell)}

@@ -1,0 +1,228 @@
+"""One validation per build: the cohort cache round-trips the typed cohort exactly, serves only
+the same bytes, name, sheet and validation code, lives only in a git-ignored `.build/` folder
+while a build runs, and Snakemake's `validate` rule finds the build's stamp current."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+
+import pandas as pd
+import pytest
+
+from lenstop import cohort_cache, config, pipeline, privacy, study, validate
+from lenstop.validate import load_cohort
+
+from ._builds import first_build
+from .conftest import write_csv
+
+
+@pytest.fixture
+def extract(tmp_path):
+    """A byte copy of the shipped cohort, outside the repository."""
+    path = tmp_path / "extract.csv"
+    shutil.copyfile(config.SYNTHETIC_COHORT, path)
+    return path
+
+
+@pytest.fixture
+def work(tmp_path):
+    return tmp_path / "out" / ".build"
+
+
+@pytest.fixture
+def validations(monkeypatch):
+    """Counts the calls of `validate.validate_raw` (every validation goes through it)."""
+    calls: list[int] = []
+    real = validate.validate_raw
+
+    def counted(raw, today=None):
+        calls.append(1)
+        return real(raw, today=today)
+
+    monkeypatch.setattr(validate, "validate_raw", counted)
+    return calls
+
+
+def test_round_trip_is_exact(shipped_text, tmp_path, work):
+    # an unknown column (a warning) and no optional column (added as all-blank dates)
+    frame = shipped_text.drop(columns=["retreat_ti_loss_date"]).assign(note="x")
+    frame.loc[1, "len_cycles"] = None  # a blank whole number (Int64)
+    path = write_csv(frame, tmp_path / "extract.csv")
+    cohort, warnings = load_cohort(path)
+    kinds = {str(t) for t in cohort.dtypes}
+    assert kinds == {"datetime64[ns]", "Int64", "Float64", "string"}
+    for kind in kinds:  # each kind holds blanks, so the nullable types are exercised
+        assert cohort.select_dtypes(kind).isna().any().any(), kind
+    assert warnings and "ignoring 1 column" in warnings[0]
+    cohort_cache.save(path, work, cohort, warnings)
+    loaded, loaded_warnings = cohort_cache.load(path, work)
+    pd.testing.assert_frame_equal(loaded, cohort, check_dtype=True, check_exact=True)
+    assert loaded_warnings == warnings
+    assert list(work.iterdir()) == [work / cohort_cache.FILE]  # no temporary file left
+
+
+def test_only_the_same_bytes_and_name_hit(extract, work, tmp_path):
+    cohort_cache.save(extract, work, *load_cohort(extract))
+    same = tmp_path / "copy" / extract.name
+    same.parent.mkdir()
+    shutil.copyfile(extract, same)
+    assert cohort_cache.load(same, work) is not None  # same bytes, same name: a hit
+    data = bytearray(extract.read_bytes())
+    at = data.index(b"SYN-0001") + 7
+    data[at] = ord("9")  # one byte changed
+    same.write_bytes(bytes(data))
+    assert cohort_cache.load(same, work) is None
+    renamed = tmp_path / "renamed.csv"  # warnings name the file: another name misses too
+    shutil.copyfile(extract, renamed)
+    assert cohort_cache.load(renamed, work) is None
+
+
+def test_another_sheet_misses(small_text, tmp_path, work):
+    path = tmp_path / "two.xlsx"
+    with pd.ExcelWriter(path) as xl:
+        small_text.to_excel(xl, sheet_name="site A", index=False)
+        small_text.to_excel(xl, sheet_name="site B", index=False)
+    cohort_cache.save(path, work, *load_cohort(path, sheet="site B"), sheet="site B")
+    assert cohort_cache.load(path, work, sheet="site B") is not None
+    assert cohort_cache.load(path, work, sheet="site A") is None
+    assert cohort_cache.load(path, work) is None
+
+
+def test_a_change_of_the_validation_code_misses(extract, work, tmp_path, monkeypatch):
+    copies = []
+    for source in cohort_cache.CODE:
+        copies.append(tmp_path / source.name)
+        shutil.copyfile(source, copies[-1])
+    assert cohort_cache.fingerprint(tuple(copies)) == cohort_cache.fingerprint()
+    schema = tmp_path / "schema.py"
+    schema.write_text(schema.read_text().replace("high=105", "high=106"))
+    assert cohort_cache.fingerprint(tuple(copies)) != cohort_cache.fingerprint()
+
+    cohort_cache.save(extract, work, *load_cohort(extract))
+    assert cohort_cache.load(extract, work) is not None
+    monkeypatch.setattr(cohort_cache, "fingerprint", lambda: "another schema")
+    assert cohort_cache.load(extract, work) is None
+
+
+def test_unreadable_entry_is_a_miss(extract, work, validations):
+    work.mkdir(parents=True)
+    (work / cohort_cache.FILE).write_bytes(b"PAR1 not a parquet file")
+    assert cohort_cache.load(extract, work) is None
+    cohort, _ = cohort_cache.load_or_validate(extract, work)
+    assert len(cohort) == 118 and len(validations) == 1
+
+
+def test_written_only_in_a_git_ignored_build_folder(extract, tmp_path, monkeypatch):
+    cohort, warnings = load_cohort(extract)
+    with pytest.raises(privacy.PrivacyError, match="git-ignored"):
+        cohort_cache.save(extract, tmp_path / "cache", cohort, warnings)
+    assert not (tmp_path / "cache").exists()
+    for out in (config.ROOT, config.BUILD_DIR / "any-extract"):  # where builds keep it
+        if privacy.git_ignored(pipeline.work_dir(out) / cohort_cache.FILE) is None:
+            pytest.skip("git cannot tell what it ignores here (no git or no checkout)")
+        assert privacy.git_ignored(pipeline.work_dir(out) / cohort_cache.FILE) is True
+    monkeypatch.setattr(privacy, "git_ignored", lambda path: False)
+    with pytest.raises(privacy.PrivacyError):
+        cohort_cache.save(extract, tmp_path / ".build", cohort, warnings)
+    assert not (tmp_path / ".build" / cohort_cache.FILE).exists()
+
+
+def test_a_notebook_finds_the_cache_of_its_build(tmp_path):
+    out = tmp_path / "build" / "x"
+    run = pipeline.work_dir(out) / "run" / "01_cohort"  # where a build runs the notebook
+    assert cohort_cache.work_of(run) == pipeline.work_dir(out)
+    assert cohort_cache.work_of(out) == pipeline.work_dir(out)  # run by hand (JupyterLab)
+
+
+def test_load_or_validate_validates_only_without_an_entry(extract, work, validations):
+    cohort, warnings = cohort_cache.load_or_validate(extract, work / "run" / "01_cohort")
+    assert len(validations) == 1  # no entry yet: validated
+    cohort_cache.save(extract, work, cohort, warnings)
+    cached, _ = cohort_cache.load_or_validate(extract, work / "run" / "01_cohort")
+    assert len(validations) == 1  # served from the cache
+    pd.testing.assert_frame_equal(cached, cohort)
+    cohort_cache.load_or_validate(extract, None)
+    assert len(validations) == 2
+
+
+def test_open_study_uses_the_cache(extract, work, validations):
+    cohort, warnings = load_cohort(extract)
+    cohort_cache.save(extract, work, cohort, warnings)
+    validations.clear()
+    s = study.open_study(extract, work / "run" / "01_cohort")
+    assert validations == []
+    pd.testing.assert_frame_equal(s.cohort, cohort)
+
+
+def test_the_stamp_is_rewritten_only_when_stale(extract, work):
+    cohort, _ = load_cohort(extract)
+    stamp = work / "validated.json"
+    assert pipeline.write_stamp(extract, stamp, cohort)
+    written = stamp.stat().st_mtime_ns
+    assert not pipeline.write_stamp(extract, stamp, cohort)  # current: left as it is
+    assert stamp.stat().st_mtime_ns == written
+    past = time.time() - 3600
+    os.utime(stamp, (past, past))  # older than the extract (same bytes): Snakemake would rerun
+    assert pipeline.write_stamp(extract, stamp, cohort)
+    assert stamp.stat().st_mtime_ns >= extract.stat().st_mtime_ns
+    future = time.time() + 3600
+    os.utime(extract, (future, future))  # an extract dated ahead of the clock
+    assert pipeline.write_stamp(extract, stamp, cohort)
+    assert stamp.stat().st_mtime_ns >= extract.stat().st_mtime_ns
+    assert not pipeline.write_stamp(extract, stamp, cohort)
+
+
+def _jobs(text: str) -> set[str]:
+    """The rules a Snakemake run lists in its job stats."""
+    table = text.split("Job stats:", 1)[-1] if "Job stats:" in text else ""
+    return set(re.findall(r"^(\w+)\s+\d+\s*$", table, flags=re.M)) - {"total"}
+
+
+def test_build_validates_once_and_the_workflow_does_not_again(tmp_path, validations,
+                                                              monkeypatch, capfd):
+    """build() validates once; at workflow start the stamp is current (a real Snakemake
+    dry run plans no `validate`) and the notebooks' folder finds the cohort in the cache."""
+    data = tmp_path / f"pytest-cohort-cache-{os.getpid()}.csv"
+    shutil.copyfile(config.SYNTHETIC_COHORT, data)
+    out = config.BUILD_DIR / data.stem
+    shutil.rmtree(out, ignore_errors=True)
+    seen = {}
+    real_snakemake = pipeline.snakemake
+
+    def dry_run(data, out, **kw):
+        work = pipeline.work_dir(out)
+        seen["cohort"] = cohort_cache.load_or_validate(data, work / "run" / "01_cohort")[0]
+        seen["validations"] = len(validations)
+        capfd.readouterr()
+        code = real_snakemake(data, out, **kw, extra=["--dry-run"])
+        seen["plan"] = _jobs("".join(capfd.readouterr()))
+        stamp = work / "validated.json"
+        stamp.rename(stamp.with_suffix(".hidden"))  # without the stamp, validate is planned
+        real_snakemake(data, out, **kw, extra=["--dry-run"])
+        seen["plan without stamp"] = _jobs("".join(capfd.readouterr()))
+        stamp.with_suffix(".hidden").rename(stamp)
+        return code
+
+    monkeypatch.setattr(pipeline, "snakemake", dry_run)
+    try:
+        assert pipeline.build(data) == 0
+        assert seen["validations"] == 1 and len(validations) == 1
+        assert len(seen["cohort"]) == 118
+        assert "notebook" in seen["plan"] and "validate" not in seen["plan"]
+        assert "validate" in seen["plan without stamp"]
+        assert not (pipeline.work_dir(out) / cohort_cache.FILE).exists()  # removed at the end
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_real_build_validates_once_and_keeps_no_cohort(request):
+    build = first_build(request.config)
+    console = build.run.stdout + build.run.stderr
+    assert console.count("all checks passed") == 1  # build()'s check; the rule would add one
+    assert "Rule: validate" not in console and "notebook" in _jobs(console)
+    assert (pipeline.work_dir(build.out) / "validated.json").is_file()
+    assert not (pipeline.work_dir(build.out) / cohort_cache.FILE).exists()
