@@ -17,8 +17,8 @@ from lenstop.study import PrivacyError, open_study
 
 from .conftest import write_csv
 
-PARAMETERS = {"data_path", "output_dir", "cycles_cutoff", "tb_cutoff", "alpha", "landmarks",
-              "min_cell"}
+PARAMETERS = {"data_path", "sheet", "output_dir", "cycles_cutoff", "tb_cutoff", "alpha",
+              "landmarks", "min_cell"}
 
 
 def _nb(name: str) -> nbformat.NotebookNode:

@@ -353,3 +353,31 @@ def test_no_count_below_the_minimum_cell_size_in_shareable_outputs(canary_build)
         (out / "figures" / "retreatment_swimmer.svg").read_text()
     assert "single patients are not drawn" in \
         (out / "figures" / "cyto_reeval_timing.svg").read_text()
+
+
+@pytest.mark.slow
+def test_quarto_pre_render_of_a_min_cell_build_keeps_its_minimum(canary_build):
+    """`quarto render build/<name>-min5` runs workflow/pre-render.sh with the folder's
+    _environment: it must rebuild the same extract with the same minimum cell size (here:
+    nothing to do), not an unsuppressed report into another folder."""
+    import re
+    import subprocess
+
+    out = canary_build["out"]
+    values = dict(re.findall(r'^(LENSTOP_\w+)="(.*)"$', (out / "_environment").read_text(),
+                             flags=re.M))
+    assert values["LENSTOP_MIN_CELL"] == "5"
+    run = subprocess.run(["sh", "workflow/pre-render.sh"], cwd=out, capture_output=True,
+                         text=True, env={**os.environ, **values})
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert f"building in build/{out.name}" in run.stdout and "[notebook" not in run.stdout
+
+
+def test_every_build_folder_but_the_project_is_staged_as_a_quarto_project(tmp_path):
+    from lenstop import pipeline
+
+    stage = tmp_path / "stage"
+    pipeline.stage(stage, config.SYNTHETIC_COHORT, min_cell=5)  # shipped cohort, min 5
+    env = (stage / "_environment").read_text()
+    assert 'LENSTOP_MIN_CELL="5"' in env and (stage / "workflow" / "pre-render.sh").is_file()
+    assert f'LENSTOP_DATA="{config.SYNTHETIC_COHORT}"' in env

@@ -180,6 +180,17 @@ def _all_censored(shipped: pd.DataFrame) -> pd.DataFrame:
 EXTRACTS = {"pytest-small-15": (_fifteen, 0), "pytest-small-censored": (_all_censored, 0),
             "pytest-small-15-k5": (_fifteen, 5)}
 """name: (how the extract is made, minimum cell size of its build)"""
+SHEETS = {"pytest-small-censored": "censored"}
+"""Extracts written as a workbook with a second patient sheet, built with --sheet."""
+
+
+def _workbook(frame: pd.DataFrame, path, sheet: str):
+    """`frame` on `sheet` of an .xlsx whose other sheet also has patient rows (so the sheet
+    must be named: it has to reach every notebook of the build)."""
+    with pd.ExcelWriter(path) as book:
+        frame.head(3).to_excel(book, sheet_name="draft", index=False)
+        frame.to_excel(book, sheet_name=sheet, index=False)
+    return path
 
 
 @pytest.fixture(scope="module", params=list(EXTRACTS))
@@ -187,11 +198,14 @@ def small_build(request, shipped_text, tmp_path_factory):
     name = request.param
     make, min_cell = EXTRACTS[name]
     frame = make(shipped_text.copy())
-    data = write_csv(frame, tmp_path_factory.mktemp("small") / f"{name}.csv")
+    folder = tmp_path_factory.mktemp("small")
+    sheet = SHEETS.get(name)
+    data = _workbook(frame, folder / f"{name}.xlsx", sheet) if sheet else \
+        write_csv(frame, folder / f"{name}.csv")
     out = config.BUILD_DIR / (f"{name}-min{min_cell}" if min_cell else name)
     shutil.rmtree(out, ignore_errors=True)
     run = subprocess.run([sys.executable, "-m", "lenstop.cli", "build", "--data", str(data),
-                          "--min-cell", str(min_cell)],
+                          "--min-cell", str(min_cell), *(["--sheet", sheet] if sheet else [])],
                          capture_output=True, text=True, cwd=config.ROOT)
     html = out / "_manuscript" / "report.html"
     built = {"name": name, "n": len(frame), "run": run, "out": out,

@@ -5,15 +5,17 @@
 # `make report` runs the same workflow (workflow/Snakefile), then renders with pandoc/Typst
 # where Quarto is absent.
 #
-# Which extract: LENSTOP_DATA (set in the _environment file of a staged build folder, see
-# README "Build with Quarto"); default the shipped synthetic cohort.
+# Which extract: LENSTOP_DATA, with LENSTOP_MIN_CELL (minimum cell size) and LENSTOP_SHEET
+# (Excel sheet), all set in the _environment file of a staged build folder (see README "Build
+# with Quarto"); default the shipped synthetic cohort with the default options.
 # Which Python: LENSTOP_PYTHON, else the project's .venv, else python3 on PATH (conda env).
 set -eu
 py="${LENSTOP_PYTHON:-}"
 if [ -z "$py" ]; then
   if [ -x .venv/bin/python ]; then py=.venv/bin/python; else py=python3; fi
 fi
-if [ -n "${LENSTOP_DATA:-}" ]; then
-  exec "$py" -m lenstop.cli build --until variables --data "$LENSTOP_DATA"
-fi
-exec "$py" -m lenstop.cli build --until variables
+set -- build --until variables
+if [ -n "${LENSTOP_DATA:-}" ]; then set -- "$@" --data "$LENSTOP_DATA"; fi
+if [ -n "${LENSTOP_MIN_CELL:-}" ]; then set -- "$@" --min-cell "$LENSTOP_MIN_CELL"; fi
+if [ -n "${LENSTOP_SHEET:-}" ]; then set -- "$@" --sheet "$LENSTOP_SHEET"; fi
+exec "$py" -m lenstop.cli "$@"

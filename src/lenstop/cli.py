@@ -77,13 +77,15 @@ def _step(args: argparse.Namespace) -> int:
     from . import pipeline
 
     if args.command == "run-notebook":
-        pipeline.run_notebook(args.name, Path(args.data), Path(args.out), args.min_cell)
+        pipeline.run_notebook(args.name, Path(args.data), Path(args.out), args.min_cell,
+                              args.sheet)
     elif args.command == "merge":
         pipeline.merge(Path(args.out), args.min_cell)
     elif args.command == "variables":
         pipeline.write_variables(Path(args.out))
     elif args.command == "stage":
-        pipeline.stage(Path(args.out), Path(args.data) if args.data else None)
+        pipeline.stage(Path(args.out), Path(args.data) if args.data else None,
+                       args.min_cell, args.sheet)
     elif args.command == "render":
         pipeline.render(Path(args.project))
     elif args.command == "publish":
@@ -130,16 +132,18 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--data", required=True)
     r.add_argument("--out", required=True)
     r.add_argument("--min-cell", type=int, default=None)
+    r.add_argument("--sheet")
     r.set_defaults(func=_step)
     for name, text in (("merge", "merge results sections"),
                        ("variables", "write _variables.yml from results.json"),
                        ("stage", "copy manuscript sources into the staging area")):
         q = sub.add_parser(name, help=f"workflow step: {text}")
         q.add_argument("--out", required=True)
-        if name == "merge":
+        if name in ("merge", "stage"):
             q.add_argument("--min-cell", type=int, default=None)
         if name == "stage":
             q.add_argument("--data", help="the extract (stages the Quarto files for it)")
+            q.add_argument("--sheet")
         q.set_defaults(func=_step)
     q = sub.add_parser("render", help="workflow step: render the manuscript (pandoc, Typst)")
     q.add_argument("--project", required=True)

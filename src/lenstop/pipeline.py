@@ -3,7 +3,8 @@
 `build()` is the one entry point users reach (`make report`, `lenstop build`): it validates the
 extract in-process (bad data stops here: the problems go to the terminal, no workflow starts, no
 log file sees a value), picks the build folder, then lets Snakemake (`workflow/Snakefile`) run
-only the steps whose inputs changed.
+only the steps whose inputs changed. That validation is the build's only one: it writes the
+validation stamp and the cohort cache (lenstop.cohort_cache) that the notebooks load.
 
 Builds are atomic: every step writes into the build folder's staging area `.build/stage/`
 (laid out like the build folder itself); only the last step, `publish` (lenstop.publish),
@@ -98,16 +99,50 @@ def _write_json(path: Path, data: dict) -> None:
 
 # ------------------------------------------------------------------ steps
 
+def _stamp_text(data: Path, cohort) -> str:
+    """The validation stamp: the extract's name, fingerprint and size (no patient data)."""
+    from .results import dumps, sha256
+
+    return dumps({"data_file": Path(data).name, "sha256": sha256(data),
+                  "patients": len(cohort)})
+
+
+def write_stamp(data: Path, stamp: Path, cohort) -> bool:
+    """Write the validation stamp of `data` unless it is already current; True if written.
+
+    Current means same bytes and not older than the extract: Snakemake then finds the
+    `validate` rule's output up to date (it reruns a rule whose input is newer than its
+    output), and the notebooks, whose input it is, keep theirs. An extract dated in the
+    future (a clock ahead, a copy that kept its date) gives the stamp the same date.
+    """
+    from .results import write_atomic
+
+    stamp, text = Path(stamp), _stamp_text(data, cohort)
+    data_time = Path(data).stat().st_mtime_ns
+    if (stamp.is_file() and stamp.read_text(encoding="utf-8") == text
+            and stamp.stat().st_mtime_ns >= data_time):
+        return False
+    write_atomic(stamp, text)
+    if stamp.stat().st_mtime_ns < data_time:
+        os.utime(stamp, ns=(data_time, data_time))
+    return True
+
+
 def validate_stamp(data: Path, stamp: Path, sheet: str | None = None) -> None:
-    """Validate `data`; on success write a stamp (fingerprint and counts, no patient data)."""
-    from .results import dumps, sha256, write_atomic
+    """Validate `data`; on success write a stamp (fingerprint and counts, no patient data).
+
+    The workflow's `validate` rule. `build()` writes the stamp itself after its up-front
+    check, so the rule runs only when Snakemake is started by hand; it then uses the cohort
+    cache of the stamp's folder when that holds this extract.
+    """
+    from .cohort_cache import load
     from .validate import load_cohort
 
-    cohort, warnings = load_cohort(data, sheet=sheet)
+    cached = load(data, Path(stamp).parent, sheet)
+    cohort, warnings = cached if cached is not None else load_cohort(data, sheet=sheet)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
-    write_atomic(Path(stamp), dumps({"data_file": Path(data).name, "sha256": sha256(data),
-                                     "patients": len(cohort)}))
+    write_stamp(data, stamp, cohort)
     print(f"{Path(data).name}: {len(cohort)} patients, all checks passed.")
 
 
@@ -158,7 +193,8 @@ def _cell_name(source: str) -> str:
     return label or (lines[0][:60] if lines else "")
 
 
-def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None) -> None:
+def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
+                 sheet: str | None = None) -> None:
     """Execute one analysis notebook for `data` into the staging area of build folder `out`.
 
     The notebook runs in its own folder (`.build/run/<name>/`) and its products (results
@@ -190,6 +226,8 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None) 
         params["data_path"] = str(Path(data).resolve())
     if min_cell != config.MIN_CELL_SIZE:
         params["min_cell"] = min_cell
+    if sheet:
+        params["sheet"] = sheet
     os.environ[OUTPUT_ENV] = str(run)  # where open_study() writes: this run's own folder
     # papermill warns about every parameter line it cannot type-infer (comments with ';'):
     # noise on every build, and nothing it says is acted on
@@ -260,24 +298,30 @@ QUARTO_FILES = ("workflow/pre-render.sh", "_environment")
 the pre-render script and a Quarto `_environment` naming the extract and the Python to use."""
 
 
-def stage(stage: Path, data: Path | None = None) -> None:
+def stage(stage: Path, data: Path | None = None, min_cell: int | None = None,
+          sheet: str | None = None) -> None:
     """Copy the manuscript sources into the staging area (the renderer's project folder).
 
-    For an extract other than the shipped cohort, also stage what a Quarto render of the build
-    folder needs (`QUARTO_FILES`), so that folder is a complete Quarto project.
+    For a build folder other than the project itself (any extract but the shipped cohort, or
+    the shipped cohort with a minimum cell size), also stage what a Quarto render of that
+    folder needs (`QUARTO_FILES`), so that folder is a complete Quarto project that rebuilds
+    the same extract with the same options.
     """
     from .results import write_atomic
 
     for name in MANUSCRIPT_SOURCES:
         write_atomic(Path(stage) / name, (config.ROOT / name).read_text(encoding="utf-8"))
-    if data is None or config.is_shipped(data):
+    if data is None or Path(stage).resolve() == stage_dir(config.ROOT).resolve():
         return
+    min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
     script = (config.ROOT / QUARTO_FILES[0]).read_text(encoding="utf-8")
     write_atomic(Path(stage) / QUARTO_FILES[0], script)
     write_atomic(Path(stage) / QUARTO_FILES[1], (
         "# Written by the build: `quarto render` in this folder rebuilds this extract\n"
         "# (its pre-render step runs the same workflow as `make report DATA=...`).\n"
         f'LENSTOP_DATA="{Path(data).resolve()}"\n'
+        f'LENSTOP_MIN_CELL="{min_cell}"\n'
+        f'LENSTOP_SHEET="{sheet or ""}"\n'
         f'LENSTOP_PYTHON="{Path(sys.executable)}"\n'))
 
 
@@ -362,10 +406,9 @@ def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None
     return _run_workflow(cmd, env, out)
 
 
-def use_quarto(min_cell: int) -> bool:
-    """Render with Quarto when it is on PATH and the build uses the default minimum cell size
-    (the pre-render step does not pass one); LENSTOP_RENDERER=pandoc forces pandoc/Typst."""
-    return (shutil.which("quarto") is not None and min_cell == config.MIN_CELL_SIZE
+def use_quarto() -> bool:
+    """Render with Quarto when it is on PATH; LENSTOP_RENDERER=pandoc forces pandoc/Typst."""
+    return (shutil.which("quarto") is not None
             and os.environ.get("LENSTOP_RENDERER", "quarto") != "pandoc")
 
 
@@ -382,7 +425,7 @@ def quarto_render(project: Path) -> int:
 def build(data: Path, sheet: str | None = None, until: str = "report",
           min_cell: int | None = None) -> int:
     """Validate, run the notebooks, merge, render and publish the report for `data`."""
-    from . import privacy
+    from . import cohort_cache, privacy
     from .publish import published_intact
     from .validate import load_cohort
 
@@ -399,13 +442,27 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
         print(f"warning: {w}", file=sys.stderr)
     out = build_dir(data, min_cell)
     privacy.check_output_dir(data, out)
+    work = work_dir(out)
     if not published_intact(out):  # a published file was edited or deleted: publish again
-        for stamp in work_dir(out).glob("published-*.json"):
+        for stamp in work.glob("published-*.json"):
             stamp.unlink()
+    # This check is the build's only validation: the stamp makes the workflow's `validate`
+    # rule current, and the notebooks load the cohort from the cache (removed at the end).
+    write_stamp(data, work / "validated.json", cohort)
+    cohort_cache.save(data, work, cohort, warnings, sheet)
     print(f"{data.name}: {len(cohort)} patients, all checks passed; building in "
           f"{_relative(out)}", flush=True)
-    if until == "report" and use_quarto(min_cell):
-        if not config.is_shipped(data):  # first publish the build folder's Quarto project
+    try:
+        return _run(data, out, until, min_cell, sheet, start)
+    finally:
+        cohort_cache.discard(work)
+
+
+def _run(data: Path, out: Path, until: str, min_cell: int, sheet: str | None,
+         start: float) -> int:
+    """The workflow part of `build()`: Snakemake (then Quarto, where it renders)."""
+    if until == "report" and use_quarto():
+        if out.resolve() != config.ROOT.resolve():  # first publish the folder's Quarto project
             code = snakemake(data, out, until="variables", min_cell=min_cell, sheet=sheet)
             if code != 0:
                 return code
