@@ -135,6 +135,15 @@ def test_second_build_is_a_no_op(built):
     before = report.stat().st_mtime_ns
     again = _build(built["data"])
     assert again.returncode == 0
+    assert "nothing changed since the last build" in again.stdout  # lenstop.uptodate
+    assert "[notebook" not in again.stdout
+    assert report.stat().st_mtime_ns == before
+    # without that record Snakemake runs and finds nothing to do either
+    from lenstop import pipeline, uptodate
+
+    uptodate.forget(pipeline.work_dir(built["out"]))
+    again = _build(built["data"])
+    assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
     assert "[notebook" not in again.stdout
     assert report.stat().st_mtime_ns == before

@@ -27,7 +27,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from . import config
+from . import config, uptodate
 
 SNAKEFILE = config.ROOT / "workflow" / "Snakefile"
 MANUSCRIPT_SOURCES = ("report.qmd", "_quarto.yml", "references.bib", "vancouver.csl")
@@ -425,9 +425,8 @@ def quarto_render(project: Path) -> int:
 def build(data: Path, sheet: str | None = None, until: str = "report",
           min_cell: int | None = None) -> int:
     """Validate, run the notebooks, merge, render and publish the report for `data`."""
-    from . import cohort_cache, privacy
+    from . import privacy
     from .publish import published_intact
-    from .validate import load_cohort
 
     data = Path(data).resolve()
     min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
@@ -435,17 +434,32 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
         raise StepError(f"--min-cell must be 0 (no suppression) or more, not {min_cell}")
     start = time.perf_counter()
     privacy.check_extract_location(data)
+    out = build_dir(data, min_cell)
+    work = work_dir(out)
+    # Nothing changed since the last successful build (same extract bytes, options, code,
+    # notebooks and sources; published files intact): say so without starting Snakemake.
+    skip = (until == "report" and use_quarto()) or not data.is_file() or FAULT_ENV in os.environ
+    inputs = None if skip else uptodate.fingerprint(data, sheet, min_cell, until)
+    if inputs is not None:
+        privacy.check_output_dir(data, out)
+        if uptodate.is_current(work, until, inputs, published_intact(out)):
+            print(f"{data.name}: nothing changed since the last build of {_relative(out)} "
+                  "(extract, options, code, notebooks and sources as then; validated then): "
+                  f"the {until} is up to date.")
+            return 0
     # Validate here, before any workflow starts: a bad extract stops with every problem on
     # the terminal (DataError, exit 2) and no log file ever sees a row-level value.
+    from . import cohort_cache  # (pandas and pandera: imported only when there is work)
+    from .validate import load_cohort
+
     cohort, warnings = load_cohort(data, sheet=sheet)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
-    out = build_dir(data, min_cell)
     privacy.check_output_dir(data, out)
-    work = work_dir(out)
     if not published_intact(out):  # a published file was edited or deleted: publish again
         for stamp in work.glob("published-*.json"):
             stamp.unlink()
+        uptodate.forget(work)
     # This check is the build's only validation: the stamp makes the workflow's `validate`
     # rule current, and the notebooks load the cohort from the cache (removed at the end).
     write_stamp(data, work / "validated.json", cohort)
@@ -453,9 +467,12 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     print(f"{data.name}: {len(cohort)} patients, all checks passed; building in "
           f"{_relative(out)}", flush=True)
     try:
-        return _run(data, out, until, min_cell, sheet, start)
+        code = _run(data, out, until, min_cell, sheet, start)
     finally:
         cohort_cache.discard(work)
+    if code == 0 and inputs is not None:
+        uptodate.record(work, until, inputs)
+    return code
 
 
 def _run(data: Path, out: Path, until: str, min_cell: int, sheet: str | None,
