@@ -21,9 +21,8 @@ from typing import Any
 import pandas as pd
 
 from . import config
+from .baseline import REASONS
 
-REASONS = {"intolerance": "Intolerance", "physician": "Physician decision",
-           "patient": "Patient decision", "unknown": "Unknown"}
 PUBLISHED = ["ltb", "cycles_ge_cutoff", "age_per10", "hb"]
 
 
@@ -41,44 +40,13 @@ class Timer:
         self.steps[name] = self.steps.get(name, 0.0) + self.clock() - start
 
 
-def table_one_rows(cycles_cutoff: float, tb_cutoff: float) -> list:
-    """Table 1 rows of notebooks/01_cohort.ipynb (cell tbl-baseline)."""
-    from .tables import Row
-
-    return [
-        Row("sex", "Sex", "category", (("F", "Female"), ("M", "Male"))),
-        Row("ipssr", "IPSS-R at LEN start", "category",
-            (("very_low", "Very low"), ("low", "Low"), ("intermediate", "Intermediate"))),
-        Row("karyotype", "Karyotype", "category",
-            (("isolated_del5q", "Isolated del(5q)"),
-             ("del5q_plus1", "del(5q) + 1 abnormality"))),
-        Row("tb_units_8wk_pre_len", "RBC units / 8 weeks before LEN", "continuous"),
-        Row("ltb_cat", "Transfusion burden before LEN", "category",
-            (("low", f"Low (< {tb_cutoff:g} units / 8 weeks)"),
-             ("high", f"High (>= {tb_cutoff:g} units / 8 weeks)"))),
-        Row("len_cycles", "LEN cycles", "continuous", digits=0),
-        Row("long_cat", f"LEN cycles >= {cycles_cutoff:g}", "category",
-            (("yes", "Yes"), ("no", "No"))),
-        Row("len_months", "Months on LEN", "continuous"),
-        Row("ti_before_stop_months", "Months in RBC-TI on LEN", "continuous"),
-        Row("age_at_len_stop", "Age at withdrawal, years", "continuous"),
-        Row("len_dose_at_stop_mg", "LEN dose at withdrawal, mg/day", "continuous"),
-        Row("hb_at_stop_g_dl", "Hb at withdrawal, g/dL", "continuous"),
-        Row("anc_at_stop", "ANC at withdrawal, x10^9/L", "continuous", digits=2),
-        Row("plt_at_stop", "Platelets at withdrawal, x10^9/L", "continuous", digits=0),
-        Row("ccyr_at_stop", "Cytogenetic response at withdrawal", "category",
-            (("yes", "CCyR"), ("no", "No CCyR"), ("not_assessed", "Not assessed"))),
-    ]
-
-
 def _cohort(a: pd.DataFrame, cycles_cutoff: float, tb_cutoff: float) -> dict[str, Any]:
     """Notebook 01: reasons, Table 1 by reason, medians."""
+    from . import baseline
     from .tables import table_one
 
-    t = a.assign(ltb_cat=a["ltb"].map({1: "low", 0: "high"}),
-                 long_cat=a["cycles_ge_cutoff"].map({1: "yes", 0: "no"}))
-    table1 = table_one(t, table_one_rows(cycles_cutoff, tb_cutoff), group="stop_reason",
-                       group_labels=REASONS)
+    table1 = table_one(baseline.table_data(a), baseline.rows(tb_cutoff, cycles_cutoff),
+                       group=baseline.GROUP, group_labels=REASONS)
     counts = a["stop_reason"].value_counts().reindex(list(REASONS), fill_value=0)
     quart = {c: a[c].dropna().astype(float).quantile([0.25, 0.5, 0.75]).to_list()
              for c in ("age_at_len_stop", "hb_at_stop_g_dl", "len_cycles",
