@@ -184,3 +184,16 @@ def test_km_estimates_of_few_patients_at_risk_are_withheld():
     assert late["survival"] is None and late["at_risk"] == "<5" and late["withheld"]
     assert plain["median"] == 28.0  # reached when 4 patients were at risk: withheld
     assert shown_["median"] is None and shown_["median_withheld"]
+
+
+def test_model_estimates_of_a_small_group_are_withheld():
+    data = pd.DataFrame({"rare": [1, 1] + [0] * 40, "common": [1, 0] * 21,
+                         "age": np.linspace(50, 90, 42)})
+    table = pd.DataFrame({"term": ["rare", "common", "age"], "hr": [3.0, 0.8, 1.1],
+                          "ci_low": [1.0, 0.5, 1.0], "ci_high": [9.0, 1.2, 1.2],
+                          "p": [0.04, 0.3, 0.01], "n": [42, 42, 42], "events": [20, 20, 20]})
+    shown_ = Cells(5).model_terms(table, data).set_index("term")
+    assert shown_.loc["rare", ["hr", "ci_low", "ci_high", "p"]].isna().all()
+    assert shown_.loc["rare", "note"].startswith("withheld: fewer than 5 patients")
+    assert shown_.loc["common", "hr"] == 0.8 and shown_.loc["age", "hr"] == 1.1  # kept
+    assert Cells(0).model_terms(table, data).equals(table)

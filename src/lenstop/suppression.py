@@ -23,6 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+ESTIMATE_COLUMNS = ("coef", "se", "hr", "shr", "ci_low", "ci_high", "p", "z")
+"""Columns of a model table that estimate something (withheld by `Cells.model_terms`)."""
+
 Cell = int | str
 """A count as shareable outputs hold it: the number, or '<k' / '>=k' when hidden."""
 
@@ -173,6 +176,28 @@ class Cells:
                 out["median"] > stop or (high is not None and high > stop)):
             out |= {"median": None, "median_ci": [None, None],
                     "median_withheld": f"fewer than {self.min_cell} patients at risk"}
+        return out
+
+    def model_terms(self, table: pd.DataFrame, data: pd.DataFrame) -> pd.DataFrame:
+        """Model estimates as outputs show them: a 0/1 term with fewer than min_cell patients
+        on one side has its estimates withheld (they would describe those few patients)."""
+        if not self.min_cell or table is None or table.empty:
+            return table
+        out = table.copy()
+        estimates = [c for c in out.columns if c in ESTIMATE_COLUMNS]
+        for i, term in out["term"].items():
+            if term not in data:
+                continue
+            x = pd.to_numeric(data[term], errors="coerce").dropna()
+            if x.empty or not x.isin([0, 1]).all():
+                continue
+            smaller = int(min((x == 1).sum(), (x == 0).sum()))
+            if 0 < smaller < self.min_cell:
+                out.loc[i, estimates] = np.nan
+                if "note" not in out:
+                    out["note"] = None
+                out.loc[i, "note"] = (f"withheld: fewer than {self.min_cell} patients in one "
+                                      "of its groups")
         return out
 
     def note(self, reason: str | None) -> str | None:

@@ -84,6 +84,8 @@ def median_iqr(s: dict, digits: int = 1) -> str:
 def ratio(t: dict, key: str = "hr") -> str:
     """'0.32 (95% CI 0.17–0.61; p < 0.001)' for one model term, or why it is missing."""
     if t.get(key) is None:
+        if str(t.get("note") or "").startswith("withheld"):  # under the minimum cell size
+            return str(t["note"]).replace("withheld: ", "withheld (") + ")"
         return "not estimable" + (f" ({t['note']})" if t.get("note") else "")
     return f"{t[key]:.2f} (95% CI {ci(t['ci_low'], t['ci_high'], 2)}; {pval(t['p'])})"
 
