@@ -186,8 +186,8 @@ class Cells:
         out = table.copy()
         estimates = [c for c in out.columns if c in ESTIMATE_COLUMNS]
         for i, term in out["term"].items():
-            if term not in data:
-                continue
+            if term not in data or out.loc[i, estimates].isna().all():
+                continue  # (a term the model could not estimate keeps its reason)
             x = pd.to_numeric(data[term], errors="coerce").dropna()
             if x.empty or not x.isin([0, 1]).all():
                 continue
