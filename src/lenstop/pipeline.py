@@ -389,6 +389,27 @@ def _run_workflow(cmd: list[str], env: dict, out: Path) -> int:
     return 130 if stopping and code != 0 else code
 
 
+@contextmanager
+def _folder_lock(out: Path):
+    """Hold an exclusive lock on build folder `out` while its workflow runs.
+
+    Snakemake's own locks sit in one folder for every build (.snakemake/locks), which each
+    run deletes as it ends: a run starting at that moment crashes. The workflow therefore runs
+    with --nolock and this lock (the kernel's, released even when the process is killed) keeps
+    two builds out of one folder while builds into different folders run side by side.
+    """
+    import fcntl
+
+    work = work_dir(out)
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / "workflow.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StepError(f"another build of {_relative(out)} is running") from None
+        yield
+
+
 def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None = None,
               sheet: str | None = None, extra: list[str] | None = None) -> int:
     """Run the workflow for `data` into `out` up to `until` ('variables' or 'report')."""
@@ -400,10 +421,11 @@ def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None
         env[name] = env.get(name) or default
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
            "--directory", str(config.ROOT), "--cores", str(min(4, os.cpu_count() or 1)),
-           "--rerun-incomplete", "--quiet", "rules",
+           "--rerun-incomplete", "--nolock", "--quiet", "rules",
            "--config", f"data={_relative(data)}", f"out={_relative(out)}", f"until={until}",
            f"min_cell={min_cell}", *([f"sheet={sheet}"] if sheet else []), *(extra or [])]
-    return _run_workflow(cmd, env, out)
+    with _folder_lock(out):
+        return _run_workflow(cmd, env, out)
 
 
 def use_quarto() -> bool:
