@@ -6,3 +6,9 @@ calibrated synthetic cohort (`synthetic`), statistics (`stats`) and the results 
 """
 
 __version__ = "0.1.0"
+
+import sys
+
+# jsonschema imports rfc3987_syntax, when installed, for its "iri" format checks, and that
+# module builds a parser at import (~0.9 s); nothing here checks IRIs
+sys.modules.setdefault("rfc3987_syntax", None)
