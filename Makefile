@@ -37,9 +37,11 @@ venv: $(STAMP) ## Create or update .venv from the pinned requirements (idempoten
 report: $(STAMP) ## Build the report from DATA (MIN_CELL=5 shows counts below 5 as "<5")
 	$(VENV)/bin/lenstop build --data "$(DATA)" $(if $(MIN_CELL),--min-cell "$(MIN_CELL)")
 
+# -n auto --dist loadfile: one pytest-xdist worker per core, each test file on one worker, and
+# the files that share tests/_builds.py's build together (conftest.py, pytest_xdist_make_scheduler)
 test: $(STAMP) ## Run lint and the whole test suite (unit, notebooks via nbval, report)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile
 
 lint: $(STAMP) ## Ruff lint only
 	$(VENV)/bin/ruff check .

@@ -11,14 +11,15 @@ subprocess, so that one report must hold them all. A representative subset then 
 through `lenstop build --data FILE` (`make report DATA=...`) in a subprocess, over a report
 built before under the same extract name, which must stay byte for byte as it was. That good
 build carries an unknown extra column and blank Hb values, so it is also the missing-data
-case: the models, the tables and the manuscript must count the 5 patients left out.
+case: the models, the tables and the manuscript must count the 5 patients left out. It is the
+session's shared build as the atomic-build tests leave it (`_builds.changed_build`), so the
+suite runs one full build fewer.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -32,10 +33,10 @@ import yaml
 from lenstop import config, results
 from lenstop.schema import COLUMNS, RULES
 
+from ._builds import HB_BLANKED, NAME, changed_build
 from .conftest import write_csv
 
-NAME = "pytest-catalogue"
-"""Extract name of the build cases (outputs in build/pytest-catalogue/)."""
+# NAME: the extract name of the build cases, that of the shared build (build/NAME/)
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -524,7 +525,6 @@ def test_row_cases_come_in_one_report(row_extract):
 
 # ---------------------------------------------------------------- through `lenstop build`
 
-HB_BLANKED = 5
 BUILD_CASES = ["missing file", "empty file (0 bytes)", "delimiter not detectable (one column)",
                "undecodable bytes", "required columns missing", "Excel: merged header cells",
                "every row-level problem at once"]
@@ -538,27 +538,15 @@ def _plain(html: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def good_build(shipped_text, tmp_path_factory):
-    """A report built from the shipped cohort with Hb blank for 5 patients and an extra column.
-
-    Removed again at the end, with its build folder.
-    """
-    folder = tmp_path_factory.mktemp("extract")
-    frame = shipped_text.copy()
-    blanked = list(range(10, 10 + HB_BLANKED))
-    frame.loc[blanked, "hb_at_stop_g_dl"] = None
-    frame["registry_note"] = "checked"
-    data = write_csv(frame, folder / f"{NAME}.csv")
-    out = config.BUILD_DIR / NAME
-    shutil.rmtree(out, ignore_errors=True)
-    result = run("build", "--data", str(data))
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    report = out / "_manuscript" / "report.html"
-    yield {"data": data, "out": out, "result": result, "report": report,
-           "bytes": report.read_bytes(), "mtime": report.stat().st_mtime_ns,
-           "results": (out / "results" / "results.json").read_bytes(), "frame": frame,
-           "shipped": shipped_text}
-    shutil.rmtree(out, ignore_errors=True)
+def good_build(request, shipped_text):
+    """A report built from the shipped cohort with Hb blank for HB_BLANKED patients and an
+    extra column (`_builds.changed_extract()`), in the session's shared build folder."""
+    build = changed_build(request.config)
+    report = build.out / "_manuscript" / "report.html"
+    return {"data": build.data, "out": build.out, "result": build.run, "report": report,
+            "bytes": report.read_bytes(), "mtime": report.stat().st_mtime_ns,
+            "results": (build.out / "results" / "results.json").read_bytes(),
+            "shipped": shipped_text}
 
 
 def _bad_extract(case: str, good: dict) -> Path:

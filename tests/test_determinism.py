@@ -17,7 +17,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def two_builds(request):
     first = first_build(request.config)
-    # the atomic-build tests may have changed the extract since: same bytes as the first time
+    # the atomic-build and bad-input tests changed (or removed) the extract since: the same
+    # bytes as the first time
     shutil.copyfile(config.SYNTHETIC_COHORT, first.data)
     shutil.rmtree(first.out)
     # no SOURCE_DATE_EPOCH here: `lenstop build` must fix the report date by itself

@@ -1,7 +1,9 @@
 """The whole build: workflow, manuscript (HTML and PDF), no-op rebuild, Quarto when present.
 
 The build runs on a copy of the shipped cohort, so it goes to build/<copy name>/ (staged
-sources, executed notebooks, results) and never rewrites the committed outputs.
+sources, executed notebooks, results) and never rewrites the committed outputs. It is the
+session's shared build (`_builds.shipped_build`), brought back to the shipped cohort's bytes
+if another test changed it, so the suite runs one full build fewer.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ import pytest
 
 from lenstop import config, results
 
+from ._builds import shipped_build
+
 pytestmark = pytest.mark.slow
 
-NAME = "pytest-report-copy"
 FIGURES = ("fig-flow", "fig-ti-km", "fig-forest", "fig-ti-km-factors", "fig-ti-cif",
            "fig-cyto-reeval", "fig-swimmer", "fig-second-ti")
 TABLES = ("tbl-baseline", "tbl-cox", "tbl-ccyr-ti", "tbl-reproduction", "tbl-strobe")
@@ -34,15 +37,10 @@ def _build(data) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    data = tmp_path_factory.mktemp("extract") / f"{NAME}.csv"
-    shutil.copyfile(config.SYNTHETIC_COHORT, data)
-    out = config.BUILD_DIR / NAME
-    shutil.rmtree(out, ignore_errors=True)
-    first = _build(data)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    yield {"data": data, "out": out, "first": first}
-    shutil.rmtree(out, ignore_errors=True)
+def built(request):
+    """A finished build of a copy of the shipped cohort; `first` is its first, full run."""
+    build = shipped_build(request.config)
+    return {"data": build.data, "out": build.out, "first": build.run}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +85,7 @@ def test_results_equal_the_committed_ones_but_for_the_file_name(built):
     mine = results.read(built["out"] / "results" / "results.json")
     shipped = results.read(config.RESULTS_FILE)
     for section in shipped:
-        assert mine[section]["meta"]["data_file"] == f"{NAME}.csv"
+        assert mine[section]["meta"]["data_file"] == built["data"].name
         assert mine[section]["meta"]["synthetic"] is True  # same bytes as the shipped cohort
         mine[section]["meta"]["data_file"] = shipped[section]["meta"]["data_file"]
     assert mine == shipped

@@ -260,7 +260,8 @@ EXPECTED = {
 def test_small_cohort_builds(small_build):
     run = small_build["run"]
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    assert "Traceback" not in run.stdout + run.stderr
+    console = run.stdout + run.stderr
+    assert "Traceback" not in console, console[max(0, console.find("Traceback") - 2000):][:6000]
     r = results.read(small_build["out"] / "results" / "results.json")
     assert r["cohort"]["n_patients"] == small_build["n"]
     assert r["ti_duration"]["cox_multivariable"]["n"] is None  # not estimable, not nonsense
