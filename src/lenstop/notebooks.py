@@ -20,14 +20,37 @@ SECTION_OF = dict(zip(NOTEBOOKS, ("cohort", "ti_duration", "cytogenetics", "retr
                       strict=True))
 
 
+STOP_REQUESTED = False
+"""Set by `stop_handler` when this process was asked to stop (Ctrl-C, SIGTERM)."""
+
+
+def stop_handler(signum, frame):
+    """SIGINT/SIGTERM: remember that a stop was asked for, then stop like Ctrl-C."""
+    global STOP_REQUESTED
+    STOP_REQUESTED = True
+    raise KeyboardInterrupt
+
+
 class IPCKernelManager(AsyncKernelManager):
-    """Kernel manager talking over Unix sockets: parallel kernels cannot race for TCP ports."""
+    """Kernel manager talking over Unix sockets: parallel kernels cannot race for TCP ports.
+
+    jupyter_client interrupts a kernel before every shutdown; after a notebook has finished
+    the kernel is idle, and that interrupt only makes ipykernel print 'KeyboardInterrupt
+    caught in kernel' and, when it races with the sockets closing, a ZMQError traceback on
+    the build's console. So the shutdown interrupts the kernel only when a stop was asked for
+    (a notebook may then still be running).
+    """
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.transport = "ipc"
         # each kernel gets its own socket folder, so parallel builds never share a path
         self.ip = str(Path(tempfile.mkdtemp(prefix="lenstop-kernel-")) / "ipc")
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.shutting_down and not STOP_REQUESTED:
+            return
+        await super()._async_interrupt_kernel()
 
 
 def scrub(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

@@ -205,12 +205,14 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from .notebooks import SECTION_OF, IPCKernelManager, scrub
+    from .notebooks import SECTION_OF, IPCKernelManager, scrub, stop_handler
     from .results import write_atomic
     from .study import OUTPUT_ENV
 
-    # SIGTERM stops the notebook like Ctrl-C: papermill then shuts its kernel down
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM stops the notebook like Ctrl-C: papermill then shuts its kernel down (and, as a
+    # stop was asked for, interrupts it first: see IPCKernelManager)
+    signal.signal(signal.SIGTERM, stop_handler)
+    signal.signal(signal.SIGINT, stop_handler)
     out = Path(out).resolve()
     min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
     source = config.NOTEBOOKS_DIR / f"{name}.ipynb"
