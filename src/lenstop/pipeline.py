@@ -460,17 +460,17 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     privacy.check_extract_location(data)
     out = build_dir(data, min_cell)
     work = work_dir(out)
+    privacy.check_output_dir(data, out)
+    intact = published_intact(out)
     # Nothing changed since the last successful build (same extract bytes, options, code,
     # notebooks and sources; published files intact): say so without starting Snakemake.
     skip = (until == "report" and use_quarto()) or not data.is_file() or FAULT_ENV in os.environ
     inputs = None if skip else uptodate.fingerprint(data, sheet, min_cell, until)
-    if inputs is not None:
-        privacy.check_output_dir(data, out)
-        if uptodate.is_current(work, until, inputs, published_intact(out)):
-            print(f"{data.name}: nothing changed since the last build of {_relative(out)} "
-                  "(extract, options, code, notebooks and sources as then; validated then): "
-                  f"the {until} is up to date.")
-            return 0
+    if inputs is not None and uptodate.is_current(work, until, inputs, intact):
+        print(f"{data.name}: nothing changed since the last build of {_relative(out)} "
+              "(extract, options, code, notebooks and sources as then; validated then): "
+              f"the {until} is up to date.")
+        return 0
     # Validate here, before any workflow starts: a bad extract stops with every problem on
     # the terminal (DataError, exit 2) and no log file ever sees a row-level value.
     from . import cohort_cache  # (pandas and pandera: imported only when there is work)
@@ -479,8 +479,7 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     cohort, warnings = load_cohort(data, sheet=sheet)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
-    privacy.check_output_dir(data, out)
-    if not published_intact(out):  # a published file was edited or deleted: publish again
+    if not intact:  # a published file was edited or deleted: publish again
         for stamp in work.glob("published-*.json"):
             stamp.unlink()
         uptodate.forget(work)

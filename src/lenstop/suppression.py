@@ -221,8 +221,3 @@ def km_stop(kmf, min_cell: int) -> float:
         return float(table.index.max())
     enough = table.index[table["at_risk"] >= min_cell]
     return float(enough.max()) if len(enough) else 0.0
-
-
-def text(cell: Cell | None) -> str:
-    """A count for print: the number, its hidden label, or '-' when missing."""
-    return "-" if cell is None else str(cell)

@@ -127,9 +127,10 @@ def overall_counts(data: pd.DataFrame, row: Row, group: str | None = None,
                    min_cell: int = 0) -> dict[str, dict]:
     """Table 1's Overall column for a categorical row, as the table shows it: for each level
     {'n': count or label, 'known': patients with a value, 'pct': % of known or None}."""
+    cells = Cells(min_cell)
     subsets = _subsets(data, group, group_labels)
-    missing = Cells(min_cell).count(int(data[row.column].isna().sum()))
-    block, percent = _category_block(row, subsets, Cells(min_cell), shown(missing))
+    missing = cells.count(int(data[row.column].isna().sum()))
+    block, percent = _category_block(row, subsets, cells, shown(missing))
     known = block[("(known)", "Overall")]
     out = {}
     for value, _label in row.levels:

@@ -46,11 +46,9 @@ def pval(p: float | None) -> str:
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
-def n_pct(n: int | str, total: int | str) -> str:
-    """'70 (59%)'; a count hidden under the minimum cell size ('<5', '>=5') stands alone."""
-    if isinstance(n, str) or isinstance(total, str) or not total:
-        return f"{n}"
-    return f"{n} ({100 * n / total:.0f}%)"
+def n_pct(n: int, total: int) -> str:
+    """'70 (59%)' (the published figures; the build's own counts go through `share`)."""
+    return f"{n} ({100 * n / total:.0f}%)" if total else f"{n}"
 
 
 def share(d: dict) -> str:
