@@ -10,6 +10,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DATA ?= data/synthetic/cohort.csv
 MIN_CELL ?=
+SHEET ?=
+REPLACE ?=
 
 export PYTHONHASHSEED := 0
 # the report date (2024-08-05, the paper's online date); `lenstop build` uses the same default
@@ -21,7 +23,9 @@ help: ## List the targets and what they do
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "  Variables: DATA=path/to/extract (default $(DATA)),"
-	@echo "             MIN_CELL=k (counts below k shown as <k; default: lenstop's MIN_CELL_SIZE)"
+	@echo "             MIN_CELL=k (counts below k shown as <k; default 0, no suppression),"
+	@echo "             SHEET=name (Excel sheet; default: the one with patient_id),"
+	@echo "             REPLACE=1 (take over build/<name>/ from another extract of that name)"
 
 $(STAMP): requirements.txt requirements.lock pyproject.toml
 	@command -v $(PYTHON_SYS) >/dev/null || { echo "error: $(PYTHON_SYS) not found (Python 3.11 is required)"; exit 1; }
@@ -35,7 +39,8 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml
 venv: $(STAMP) ## Create or update .venv from the pinned requirements (idempotent)
 
 report: $(STAMP) ## Build the report from DATA (MIN_CELL=5 shows counts below 5 as "<5")
-	$(VENV)/bin/lenstop build --data "$(DATA)" $(if $(MIN_CELL),--min-cell "$(MIN_CELL)")
+	$(VENV)/bin/lenstop build --data "$(DATA)" $(if $(MIN_CELL),--min-cell "$(MIN_CELL)") \
+	  $(if $(SHEET),--sheet "$(SHEET)") $(if $(filter 1 yes true,$(REPLACE)),--replace)
 
 # -n auto --dist loadfile: one pytest-xdist worker per core, each test file on one worker, and
 # the files that share tests/_builds.py's build together (conftest.py, pytest_xdist_make_scheduler)
@@ -51,7 +56,7 @@ format: $(STAMP) ## Ruff format and fix imports
 	$(VENV)/bin/ruff format src tests benchmarks
 
 validate: $(STAMP) ## Validate DATA against the data dictionary and print every problem
-	$(VENV)/bin/lenstop validate "$(DATA)"
+	$(VENV)/bin/lenstop validate "$(DATA)" $(if $(SHEET),--sheet "$(SHEET)")
 
 synthetic: $(STAMP) ## Regenerate data/synthetic/cohort.csv (deterministic, seeded)
 	$(VENV)/bin/lenstop synthesize --out data/synthetic/cohort.csv

@@ -52,7 +52,8 @@ def _dictionary(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     from .pipeline import build
 
-    return build(Path(args.data), sheet=args.sheet, until=args.until, min_cell=args.min_cell)
+    return build(Path(args.data), sheet=args.sheet, until=args.until, min_cell=args.min_cell,
+                 replace=args.replace)
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -80,7 +81,7 @@ def _step(args: argparse.Namespace) -> int:
         pipeline.run_notebook(args.name, Path(args.data), Path(args.out), args.min_cell,
                               args.sheet)
     elif args.command == "merge":
-        pipeline.merge(Path(args.out), args.min_cell)
+        pipeline.merge(Path(args.out), args.min_cell, Path(args.data) if args.data else None)
     elif args.command == "variables":
         pipeline.write_variables(Path(args.out))
     elif args.command == "stage":
@@ -120,6 +121,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--min-cell", type=int, default=None, metavar="K",
                    help="show counts below K as '<K' in shareable outputs (default "
                    f"{config.MIN_CELL_SIZE}; 0 = no suppression)")
+    b.add_argument("--replace", action="store_true",
+                   help="take over the build folder of another extract of the same name")
     b.set_defaults(func=_build)
     c = sub.add_parser("scan", help="check built outputs for patient ids and dates of DATA")
     c.add_argument("paths", nargs="*", help="files or folders (default: DATA's build folder)")
@@ -141,6 +144,8 @@ def parser() -> argparse.ArgumentParser:
         q.add_argument("--out", required=True)
         if name in ("merge", "stage"):
             q.add_argument("--min-cell", type=int, default=None)
+        if name == "merge":
+            q.add_argument("--data", help="the build's extract: every section must be of it")
         if name == "stage":
             q.add_argument("--data", help="the extract (stages the Quarto files for it)")
             q.add_argument("--sheet")

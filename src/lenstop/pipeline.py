@@ -68,6 +68,27 @@ def build_dir(data: Path, min_cell: int | None = None) -> Path:
     return config.BUILD_DIR / f"{Path(data).stem}{suffix}"
 
 
+def claim_build_dir(data: Path, out: Path, replace: bool = False) -> None:
+    """Record which extract build folder `out` belongs to; refuse another one's folder.
+
+    Monthly exports are often named alike (`extract.xlsx` in several folders): a build of one
+    must never silently replace the build of another. `replace=True` hands the folder over.
+    """
+    if Path(out).resolve() == config.ROOT.resolve():
+        return
+    owner = work_dir(out) / "extract.json"
+    data = Path(data).resolve()
+    if owner.exists() and not replace:
+        previous = json.loads(owner.read_text()).get("extract")
+        if previous and Path(previous) != data:
+            raise StepError(
+                f"{_relative(out)} holds the build of {previous}; this extract is {data} "
+                "(another file of the same name). Rename one of them, or rebuild the folder "
+                "for this one with `make report REPLACE=1` (`lenstop build --replace`)")
+    owner.parent.mkdir(parents=True, exist_ok=True)
+    _write_json(owner, {"extract": str(data)})
+
+
 def work_dir(out: Path) -> Path:
     """The build folder's private area (git-ignored): stamps, staging, per-notebook runs."""
     return Path(out) / ".build"
@@ -205,6 +226,7 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from . import privacy
     from .notebooks import SECTION_OF, IPCKernelManager, scrub, stop_handler
     from .results import write_atomic
     from .study import OUTPUT_ENV
@@ -216,6 +238,7 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
     out = Path(out).resolve()
     min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
     source = config.NOTEBOOKS_DIR / f"{name}.ipynb"
+    privacy.check_notebooks([source])  # (build() checked them all; a notebook may be edited since)
     work, stage = work_dir(out), stage_dir(out)
     run, failed = work / "run" / name, work / "failed" / f"{name}.ipynb"
     shutil.rmtree(run, ignore_errors=True)
@@ -231,6 +254,7 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
     if sheet:
         params["sheet"] = sheet
     os.environ[OUTPUT_ENV] = str(run)  # where open_study() writes: this run's own folder
+    os.environ[privacy.BUILD_DATA_ENV] = str(Path(data).resolve())  # the only extract it opens
     # papermill warns about every parameter line it cannot type-infer (comments with ';'):
     # noise on every build, and nothing it says is acted on
     logging.getLogger("papermill").setLevel(logging.ERROR)
@@ -269,14 +293,17 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
         _write_json(work / "products" / f"{name}.json", {"notebook": name, "files": products})
 
 
-def merge(stage: Path, min_cell: int | None = None) -> None:
+def merge(stage: Path, min_cell: int | None = None, data: Path | None = None) -> None:
     """Merge the notebooks' results sections into results/results.json, checking that every
-    notebook ran with the build's minimum cell size."""
+    notebook analysed `data` (the build's extract) with the build's minimum cell size."""
     from . import results
 
     min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
     with step("merge results"):
-        merged = results.merge(Path(stage) / "results")
+        try:
+            merged = results.merge(Path(stage) / "results", data=data)
+        except ValueError as exc:
+            raise StepError(f"{exc}; nothing was published") from None
         wrong = [s for s, sec in merged.items()
                  if sec.get("meta", {}).get("parameters", {}).get("min_cell") != min_cell]
         if wrong:
@@ -447,7 +474,7 @@ def quarto_render(project: Path) -> int:
 
 
 def build(data: Path, sheet: str | None = None, until: str = "report",
-          min_cell: int | None = None) -> int:
+          min_cell: int | None = None, replace: bool = False) -> int:
     """Validate, run the notebooks, merge, render and publish the report for `data`."""
     from . import privacy
     from .publish import published_intact
@@ -458,9 +485,13 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
         raise StepError(f"--min-cell must be 0 (no suppression) or more, not {min_cell}")
     start = time.perf_counter()
     privacy.check_extract_location(data)
+    from .notebooks import NOTEBOOKS
+
+    privacy.check_notebooks(config.NOTEBOOKS_DIR / f"{nb}.ipynb" for nb in NOTEBOOKS)
     out = build_dir(data, min_cell)
     work = work_dir(out)
     privacy.check_output_dir(data, out)
+    claim_build_dir(data, out, replace)
     intact = published_intact(out)
     # Nothing changed since the last successful build (same extract bytes, options, code,
     # notebooks and sources; published files intact): say so without starting Snakemake.

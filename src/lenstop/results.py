@@ -65,8 +65,12 @@ def write_section(results_dir: Path, name: str, data: dict) -> Path:
     return path
 
 
-def merge(results_dir: Path, out: Path | None = None) -> dict:
-    """Merge every section into `results.json` (missing sections are an error) and return it."""
+def merge(results_dir: Path, out: Path | None = None, data: Path | None = None) -> dict:
+    """Merge every section into `results.json` (missing sections are an error) and return it.
+
+    Every section must come from the same extract, and from `data` when it is given (the
+    build's extract): a section made from any other file is refused (ValueError).
+    """
     results_dir = Path(results_dir)
     merged = {}
     for name in SECTIONS:
@@ -74,9 +78,13 @@ def merge(results_dir: Path, out: Path | None = None) -> dict:
         if not path.exists():
             raise FileNotFoundError(f"results section missing: {path} (run its notebook)")
         merged[name] = json.loads(path.read_text(encoding="utf-8"))
-    metas = {json.dumps(merged[s].get("meta", {}).get("data_sha256")) for s in SECTIONS}
-    if len(metas) != 1:
-        raise ValueError("results sections come from different data files; rebuild all")
+    expected = sha256(data) if data is not None else None
+    made_from = {s: merged[s].get("meta", {}).get("data_sha256") for s in SECTIONS}
+    if len(set(made_from.values())) != 1 or expected not in (None, *made_from.values()):
+        files = ", ".join(f"{s} from {merged[s].get('meta', {}).get('data_file', '?')}"
+                          for s in SECTIONS)
+        want = f" (this build analyses {Path(data).name})" if data is not None else ""
+        raise ValueError(f"results sections come from different data files{want}: {files}")
     write_atomic(out or results_dir / "results.json", dumps(merged))
     return merged
 

@@ -18,7 +18,7 @@ import pandas as pd
 from . import cohort_cache, config, figures, results
 from .derive import analysis_table
 from .privacy import PrivacyError as PrivacyError  # raised here; defined with the guard
-from .privacy import check_output_dir
+from .privacy import check_build_data, check_output_dir
 from .suppression import Cells
 from .tables import Table
 
@@ -108,6 +108,7 @@ def open_study(data_path: str | Path | None = None, output_dir: str | Path | Non
     data_path = Path(data_path) if data_path else config.SYNTHETIC_COHORT
     if not data_path.is_absolute():
         data_path = (config.ROOT / data_path) if not data_path.exists() else data_path.resolve()
+    check_build_data(data_path)
     if output_dir is None:
         output_dir = os.environ.get(OUTPUT_ENV) or default_output_dir(data_path)
     output_dir = Path(output_dir).resolve()
