@@ -6,12 +6,60 @@ patients alive, at last contact.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
 import pandas as pd
 
 from .config import CYCLES_CUTOFF, DAYS_PER_MONTH, TB_CUTOFF_UNITS_8WK
 
 TI_CENSORED, TI_LOST, DIED_IN_TI = 0, 1, 2
 """Codes of `ti_status` for competing risks: censored, loss of RBC-TI, death without loss."""
+
+CR_CENSORED, CR_EVENT, CR_DIED = 0, 1, 2
+"""Codes of `aml_status` and `retreat_status`: censored, the event, death without it first."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A time-to-event endpoint of the analysis table: its columns and stated definition.
+
+    kind "km": `event_col` is 0/1 (Kaplan-Meier); kind "cif": `event_col` holds the codes
+    `CR_*` and the cumulative incidence of code 1 is estimated with death competing.
+    """
+
+    key: str
+    label: str
+    kind: Literal["km", "cif"]
+    duration_col: str
+    event_col: str
+    definition: str
+
+
+ENDPOINTS: dict[str, Endpoint] = {e.key: e for e in (
+    Endpoint("ti_duration", "RBC-TI duration", "km", "ti_months", "ti_lost",
+             "Time from LEN discontinuation to loss of RBC-TI (first RBC transfusion for "
+             "anaemia); patients who kept RBC-TI are censored at death or last contact."),
+    Endpoint("os", "Overall survival", "km", "os_months", "os_event",
+             "Time from LEN discontinuation to death from any cause; patients alive are "
+             "censored at last contact."),
+    Endpoint("ti_free", "RBC-TI-free survival", "km", "ti_free_months", "ti_free_event",
+             "Time from LEN discontinuation to loss of RBC-TI or death from any cause, "
+             "whichever comes first; censored at last contact."),
+    Endpoint("efs", "Event-free survival", "km", "efs_months", "efs_event",
+             "Time from LEN discontinuation to the first of loss of RBC-TI, progression to "
+             "AML or death from any cause; censored at last contact."),
+    Endpoint("aml", "AML progression", "cif", "aml_cif_months", "aml_status",
+             "Cumulative incidence of progression to AML from LEN discontinuation, with "
+             "death without AML as a competing event; censored at last contact."),
+    Endpoint("retreatment", "LEN re-treatment", "cif", "retreat_cif_months", "retreat_status",
+             "Cumulative incidence of LEN re-treatment from LEN discontinuation, with death "
+             "before re-treatment as a competing event; censored at last contact. A death "
+             "rules re-treatment out, so 1 - Kaplan-Meier (censoring deaths) would overstate "
+             "it."),
+)}
+"""Every endpoint the analysis table holds, keyed as results.json names them."""
 
 
 def months_between(start: pd.Series, end: pd.Series) -> pd.Series:
@@ -44,7 +92,11 @@ def analysis_table(cohort: pd.DataFrame, cycles_cutoff: float = CYCLES_CUTOFF,
     - Cytogenetics: `cyto_reevaluated`, `months_to_reeval`, `ccyr_lost_flag` (blank unless
       re-evaluated in CCyR).
     - Re-treatment: `retreated`, `regained`, `months_to_regain`, `second_ti_months`,
-      `second_ti_lost`; AML: `aml`, `aml_months`.
+      `second_ti_lost`; AML: `aml`, `aml_months` (blank without AML).
+    - Endpoints (see `ENDPOINTS` for their definitions): `os_months`, `os_event`;
+      `ti_free_months`, `ti_free_event`; `efs_months`, `efs_event`; `aml_cif_months`,
+      `aml_status` and `retreat_cif_months`, `retreat_status` (codes `CR_*`).
+    - `dose_level`: LEN dose at withdrawal as a category (`dose_category`).
     """
     d = cohort.copy()
     stop = d["len_stop_date"]
@@ -90,4 +142,83 @@ def analysis_table(cohort: pd.DataFrame, cycles_cutoff: float = CYCLES_CUTOFF,
 
     d["aml"] = _flag(d["aml_date"].notna())
     d["aml_months"] = months_between(stop, d["aml_date"])
+
+    d["os_months"] = d["fu_months"]
+    d["os_event"] = d["died"]
+    d["ti_free_months"] = d["ti_months"]  # loss of TI, else death or last contact
+    d["ti_free_event"] = _flag(lost | died)
+    aml = d["aml_date"].notna()
+    first = pd.concat([d["ti_loss_date"], d["aml_date"], end], axis=1).min(axis=1)
+    d["efs_months"] = months_between(stop, first)
+    d["efs_event"] = _flag(lost | aml | died)
+    d["aml_cif_months"], d["aml_status"] = _competing(stop, d["aml_date"], end, died)
+    d["retreat_cif_months"], d["retreat_status"] = _competing(
+        stop, d["len_retreat_date"], end, died)
+    d["dose_level"] = dose_category(d["len_dose_at_stop_mg"])
     return d
+
+
+def _competing(start: pd.Series, event_date: pd.Series, end: pd.Series, died: pd.Series
+               ) -> tuple[pd.Series, pd.Series]:
+    """Months to the event, else to death or last contact, and status CR_EVENT / CR_DIED /
+    CR_CENSORED (an event on the day of death counts as the event)."""
+    has = event_date.notna()
+    months = months_between(start, event_date.where(has, end))
+    status = pd.Series(CR_CENSORED, index=start.index, dtype="Int64")
+    status[~has & died.astype(bool)] = CR_DIED
+    status[has] = CR_EVENT
+    return months, status
+
+
+def dose_category(dose_mg: pd.Series) -> pd.Series:
+    """LEN dose as an ordered category labelled '2.5 mg', '5 mg', ... (levels: the doses
+    observed, in increasing order); blank stays blank. A few fixed doses are levels, not a
+    linear term."""
+    values = pd.to_numeric(dose_mg, errors="coerce").astype(float)
+    levels = np.unique(values[np.isfinite(values)])
+    labels = [f"{v:g} mg" for v in levels]
+    out = values.map(dict(zip(levels, labels, strict=True)), na_action="ignore")
+    return pd.Series(pd.Categorical(out, categories=labels, ordered=True), index=dose_mg.index)
+
+
+def merge_sparse(values: pd.Series, min_n: int = 5, into: str | None = None,
+                 label: str | None = None) -> tuple[pd.Series, str]:
+    """Categories with fewer than `min_n` patients merged into `into`, or omitted (blank).
+
+    Returns the recoded series and the rule as a sentence for the Methods. With `into` the
+    sparse levels join that level (created if new); if the result is still below `min_n` it
+    is omitted too. Without `into` their patients are set to missing, so a complete-case
+    model leaves them out. Category order is kept; `label` names the variable in the text.
+    """
+    if min_n < 1:
+        raise ValueError("min_n must be at least 1")
+    name = label or str(values.name or "the variable")
+    series = values if isinstance(values.dtype, pd.CategoricalDtype) else \
+        values.astype("category")
+    counts = series.value_counts(sort=False)
+    sparse = [lv for lv in series.cat.categories if 0 < counts.get(lv, 0) < min_n]
+    movers = [lv for lv in sparse if lv != into]
+    if not movers and into not in sparse:
+        return series, f"No category of {name} had fewer than {min_n} patients."
+
+    def listing(levels):
+        return ", ".join(f"{lv} (n = {int(counts[lv])})" for lv in levels)
+
+    rule = f"Categories of {name} with fewer than {min_n} patients"
+    if into is None:
+        return (series.cat.remove_categories(sparse),
+                f"{rule} were left out (complete-case): {listing(sparse)}.")
+    cats = [lv for lv in series.cat.categories if lv not in movers]
+    if into not in cats:
+        cats.append(into)
+    merged = series.astype(object).where(~series.isin(movers), into)
+    out = pd.Series(pd.Categorical(merged, categories=cats, ordered=series.cat.ordered),
+                    index=series.index)
+    size = int((out == into).sum())
+    done = f"{rule} were merged into '{into}': {listing(movers)}" if movers else \
+        f"{rule} had no other category to merge into '{into}'"
+    if size >= min_n:
+        return out, done + "."
+    return (out.cat.remove_categories([into]),
+            f"{done}; with {size} patient{'' if size == 1 else 's'} '{into}' was still too "
+            "small and was left out (complete-case).")

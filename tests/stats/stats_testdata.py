@@ -9,6 +9,7 @@ import pandas as pd
 
 R_FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "r"
 R_DATASETS = ("cr_continuous", "cr_ties")
+COHORT_SNAPSHOT = R_FIXTURES / "cohort_snapshot.csv"
 
 
 def simulate(seed: int, n: int = 150, decimals: int | None = None) -> pd.DataFrame:
@@ -51,3 +52,13 @@ def step_value(times: np.ndarray, values: np.ndarray, t: float, before: float = 
     """Right-continuous step function through (times, values) evaluated at t."""
     pos = np.searchsorted(times, t, side="right") - 1
     return before if pos < 0 else float(values[pos])
+
+
+def load_snapshot_cohort() -> pd.DataFrame:
+    """The frozen copy of the shipped cohort, dates parsed (no validation: its rules may
+    change, the fixture must not), with the analysis variables of `derive` added."""
+    from lenstop.derive import analysis_table
+    from lenstop.schema import DATE_COLUMNS
+
+    cohort = pd.read_csv(COHORT_SNAPSHOT, parse_dates=list(DATE_COLUMNS))
+    return analysis_table(cohort)

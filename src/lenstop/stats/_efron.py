@@ -14,6 +14,10 @@ scan" of Kawaguchi et al., Biostatistics 2021;22:1-18, R package fastcrr). With 
 events this is the ordinary Cox model. With Efron's tie correction the likelihood, naive and
 robust (subject-clustered) variances equal those of the expanded fit (R coxph, lifelines);
 the tests check them against R, statsmodels and lifelines.
+
+Also here, for the plain Cox model: Breslow ties (`ties="breslow"`), strata (one likelihood
+per stratum, summed, as R's `strata()`), the robust variance clustered on any grouping (R's
+`cluster =`), and the per-event-time score and information that R's `cox.zph` needs.
 """
 
 from __future__ import annotations
@@ -44,8 +48,8 @@ class EfronFit:
     """Naive (model-based) standard errors, as R's `coxph(...)$naive.var`."""
     variance_matrix_: pd.DataFrame
     robust_variance_: pd.DataFrame | None
-    """Subject-clustered sandwich covariance (Fine-Gray CIs and p-values use it); None if not
-    asked for."""
+    """Sandwich covariance clustered on subject, or on `cluster` when given (Fine-Gray and
+    cluster-robust Cox CIs and p-values use it); None if not asked for."""
     log_likelihood_: float
     iterations: int
     alpha: float
@@ -85,7 +89,7 @@ class _Problem:
     """Data of one fit, sorted once; `sums(beta)` gives the risk-set sums at event times."""
 
     def __init__(self, x: np.ndarray, time: np.ndarray, status: np.ndarray, cause: int,
-                 gm: np.ndarray):
+                 gm: np.ndarray, ties: str = "efron"):
         order = np.argsort(time, kind="stable")
         self.x, self.time, self.status, self.gm = x[order], time[order], status[order], gm[order]
         self.order = order
@@ -95,6 +99,8 @@ class _Problem:
         self.te, first, counts = np.unique(ev_time, return_index=True, return_counts=True)
         self.ev_k = np.repeat(np.arange(self.te.size), counts)
         self.frac = (np.arange(ev_time.size) - np.repeat(first, counts)) / counts[self.ev_k]
+        if ties == "breslow":  # every tied event sees the full risk set
+            self.frac = np.zeros_like(self.frac)
         # at risk ordinarily: T_i >= t; in the weighted extension: competing with T_i < t
         self.first_at_risk = np.searchsorted(self.time, self.te, side="left")
         other_time = self.time[self.other]
@@ -161,6 +167,22 @@ class _Problem:
         hess = -(sum_num2 - outer)
         return ll, grad, hess
 
+    def information_by_time(self, beta: np.ndarray
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per distinct event time: the time, the score (sum of Schoenfeld residuals) and the
+        information contribution, with the tie correction the fit uses (for `cox.zph`)."""
+        s = self.sums(beta, second=True)
+        k, f = s.ev_k, s.frac
+        den = s.s0[k] - f * s.d0[k]
+        mean = (s.s1[k] - f[:, None] * s.d1[k]) / den[:, None]
+        second = (s.s2[k] - f[:, None, None] * s.d2[k]) / den[:, None, None]
+        n_k, p = s.te.size, self.x.shape[1]
+        score = np.zeros((n_k, p))
+        np.add.at(score, k, self.x[self.event] - mean)
+        info = np.zeros((n_k, p, p))
+        np.add.at(info, k, second - mean[:, :, None] * mean[:, None, :])
+        return s.te, score, info
+
     def score_residuals(self, beta: np.ndarray) -> np.ndarray:
         """Weighted score residuals summed per subject (rows in the original order).
 
@@ -205,7 +227,66 @@ class _Problem:
         return out
 
 
-def newton_raphson(problem: _Problem, p: int) -> tuple[np.ndarray, float, np.ndarray, int]:
+class _Strata:
+    """One `_Problem` per stratum with events, used as one: likelihoods, derivatives and
+    residuals add up over strata (R's `strata()`); strata without events contribute nothing."""
+
+    def __init__(self, x: np.ndarray, time: np.ndarray, status: np.ndarray, cause: int,
+                 gm: np.ndarray, ties: str, strata: np.ndarray):
+        _, codes = np.unique(strata, return_inverse=True)
+        self.n, self.p = x.shape
+        self.parts = []
+        for code in np.unique(codes):
+            idx = np.flatnonzero(codes == code)
+            if (status[idx] == cause).any():
+                self.parts.append((idx, _Problem(x[idx], time[idx], status[idx], cause,
+                                                 gm[idx], ties)))
+
+    def loglik(self, beta: np.ndarray, second: bool = True):
+        """Sum over strata of `_Problem.loglik`."""
+        ll, grad = 0.0, np.zeros(self.p)
+        hess = np.zeros((self.p, self.p)) if second else None
+        for _, part in self.parts:
+            pl, pg, ph = part.loglik(beta, second)
+            ll += pl
+            if second:
+                grad += pg
+                hess += ph
+        return ll, (grad if second else None), hess
+
+    def information_by_time(self, beta: np.ndarray):
+        """`_Problem.information_by_time` of every stratum, stacked."""
+        pieces = [part.information_by_time(beta) for _, part in self.parts]
+        return tuple(np.concatenate(arrays) for arrays in zip(*pieces, strict=True))
+
+    def score_residuals(self, beta: np.ndarray) -> np.ndarray:
+        """Per-subject score residuals within each stratum (zero in strata without events)."""
+        out = np.zeros((self.n, self.p))
+        for idx, part in self.parts:
+            out[idx] = part.score_residuals(beta)
+        return out
+
+
+def make_problem(x: np.ndarray, time: np.ndarray, status: np.ndarray, cause: int = 1,
+                 gm: np.ndarray | None = None, ties: str = "efron",
+                 strata: np.ndarray | None = None) -> _Problem | _Strata:
+    """The likelihood of one fit: plain, Fine-Gray weighted (`gm`), or stratified."""
+    if ties not in ("efron", "breslow"):
+        raise ValueError(f"ties must be 'efron' or 'breslow', not {ties!r}")
+    status = np.asarray(status)
+    if gm is None:
+        if ((status != 0) & (status != cause)).any():
+            raise ValueError("competing events need the censoring weights `gm`")
+        gm = np.ones(len(status))
+    elif strata is not None:
+        raise ValueError("strata are not supported with Fine-Gray weights")
+    args = (np.asarray(x, dtype=float), np.asarray(time, dtype=float), status, cause,
+            np.asarray(gm, dtype=float), ties)
+    return _Problem(*args) if strata is None else _Strata(*args, np.asarray(strata))
+
+
+def newton_raphson(problem: _Problem | _Strata, p: int
+                   ) -> tuple[np.ndarray, float, np.ndarray, int]:
     """Maximise the Efron partial likelihood; returns beta, loglik, Hessian and iterations."""
     beta = np.zeros(p)
     ll, grad, hess = problem.loglik(beta)
@@ -226,33 +307,31 @@ def newton_raphson(problem: _Problem, p: int) -> tuple[np.ndarray, float, np.nda
 
 def fit(x: np.ndarray, time: np.ndarray, status: np.ndarray, terms: list[str],
         alpha: float, cause: int = 1, gm: np.ndarray | None = None,
-        robust: bool = False) -> EfronFit:
+        robust: bool = False, cluster: np.ndarray | None = None, ties: str = "efron",
+        strata: np.ndarray | None = None) -> EfronFit:
     """Fit by Newton-Raphson; events are `status == cause`, other non-zero codes compete.
 
     `gm` is G(T_i-) per subject (censoring KM, as R's finegray), needed only when some status
-    competes. Covariates are centred and scaled for the iterations (as lifelines and R do);
-    estimates are returned on the original scale. Raises `NotConverged` or LinAlgError.
+    competes. `robust` adds the sandwich covariance D'D, D the dfbeta residuals summed within
+    `cluster` (default: each subject), as R's `coxph(..., cluster =)`. `strata` fits one
+    baseline hazard per stratum. Covariates are centred and scaled for the iterations (as
+    lifelines and R do); estimates are returned on the original scale. Raises `NotConverged`
+    or LinAlgError.
     """
     x = np.asarray(x, dtype=float)
-    status = np.asarray(status)
-    if gm is None:
-        if ((status != 0) & (status != cause)).any():
-            raise ValueError("competing events need the censoring weights `gm`")
-        gm = np.ones(len(status))
     centre = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
-    problem = _Problem((x - centre) / scale, np.asarray(time, dtype=float), status, cause,
-                       np.asarray(gm, dtype=float))
+    problem = make_problem((x - centre) / scale, time, status, cause, gm, ties, strata)
     beta_s, ll, hess, iterations = newton_raphson(problem, x.shape[1])
     naive_s = np.linalg.inv(-hess)
     beta = beta_s / scale
     naive = naive_s / np.outer(scale, scale)
     index = pd.Index(terms)
     robust_cov = None
-    if robust:
+    if robust or cluster is not None:
         resid = problem.score_residuals(beta_s) * scale  # residuals on the original scale
-        dfbeta = resid @ naive
+        dfbeta = group_sums(resid @ naive, cluster)
         robust_cov = pd.DataFrame(dfbeta.T @ dfbeta, index=index, columns=index)
     return EfronFit(
         params_=pd.Series(beta, index=index, name="coef"),
@@ -263,3 +342,13 @@ def fit(x: np.ndarray, time: np.ndarray, status: np.ndarray, terms: list[str],
         iterations=iterations,
         alpha=alpha,
     )
+
+
+def group_sums(rows: np.ndarray, groups: np.ndarray | None) -> np.ndarray:
+    """Rows added up within each group (R's `rowsum`); `groups` None leaves them as they are."""
+    if groups is None:
+        return rows
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    out = np.zeros((inverse.max() + 1, rows.shape[1]))
+    np.add.at(out, inverse, rows)
+    return out

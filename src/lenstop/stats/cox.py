@@ -7,7 +7,9 @@ patients take a fraction of a second instead of seconds.
 Terms are columns that are already numeric (0/1 indicators or continuous); use `dummies` for
 factors with more than two levels. Every fit is complete-case on the columns it uses and
 reports how many rows it dropped. A model the data cannot support raises `ModelNotEstimable`
-instead of returning meaningless hazard ratios.
+instead of returning meaningless hazard ratios. Sensitivity options as in R's coxph: `strata`
+(one baseline hazard per centre, say), `cluster` (robust SEs clustered on centre, say) and
+Breslow ties. The proportional-hazards test (R's cox.zph) is in `zph`.
 """
 
 from __future__ import annotations
@@ -18,8 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from lifelines.statistics import TimeTransformers
-from scipy.stats import chi2, norm
+from scipy.stats import norm
 
 from lenstop.config import ALPHA
 from lenstop.stats import _efron
@@ -64,15 +65,36 @@ class CoxResult:
     alpha: float
     fitter: EfronFit = field(repr=False, compare=False)
     data: pd.DataFrame = field(repr=False, compare=False)
-    """The complete-case rows the model was fitted on (needed by `ph_test`)."""
+    """The complete-case rows the model was fitted on (needed by `ph_test`): __T, __E, the
+    terms, and __strata / __cluster when the model has them."""
+    strata: str | None = None
+    cluster: str | None = None
+    """Column the robust SEs are clustered on (then `table.se` is the robust SE)."""
+    ties: str = "efron"
+
+    @property
+    def n_clusters(self) -> int | None:
+        """Number of clusters of a cluster-robust fit (None without `cluster`)."""
+        return None if self.cluster is None else int(self.data["__cluster"].nunique())
+
+    @property
+    def n_strata(self) -> int | None:
+        """Number of strata of a stratified fit (None without `strata`)."""
+        return None if self.strata is None else int(self.data["__strata"].nunique())
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly: n, events, n_dropped, alpha and one dict per term."""
+        """JSON-friendly: n, events, n_dropped, alpha, ties, strata / cluster with their
+        counts, and one dict per term."""
         return {
             "n": self.n,
             "events": self.events,
             "n_dropped": self.n_dropped,
             "alpha": self.alpha,
+            "ties": self.ties,
+            "strata": self.strata,
+            "n_strata": self.n_strata,
+            "cluster": self.cluster,
+            "n_clusters": self.n_clusters,
             "terms": _records(self.table),
         }
 
@@ -181,26 +203,45 @@ def cox_fit(
     event_col: str,
     terms: Sequence[str],
     alpha: float = ALPHA,
+    strata: str | None = None,
+    cluster: str | None = None,
+    ties: str = "efron",
 ) -> CoxResult:
     """Multivariable Cox model; hazard ratios with Wald CIs and p-values, one row per term.
 
-    Complete-case on duration, event and terms (`n_dropped` counts the rows left out).
-    Raises `ModelNotEstimable` for too few events per term, a constant term, separation or
+    `strata` gives each level of that column its own baseline hazard (R `strata(col)`);
+    `cluster` replaces the SEs by the grouped-dfbeta sandwich of R `coxph(..., cluster = col)`
+    (then `se`, CI and p are robust and `naive_se` is added). Complete-case on duration,
+    event, terms and those columns (`n_dropped` counts the rows left out). Raises
+    `ModelNotEstimable` for too few events per term, a constant term, separation or
     non-convergence.
     """
     terms = list(terms)
     if not terms:
         raise ValueError("at least one term is needed")
-    data, dropped = complete_cases(df, [duration_col, event_col, *terms])
+    extra = [c for c in (strata, cluster) if c is not None]
+    data, dropped = complete_cases(df, [duration_col, event_col, *terms, *extra])
     durations = check_durations(data[duration_col], duration_col)
     event = check_binary(data[event_col], event_col)
     frame = pd.DataFrame(
         {"__T": durations, "__E": event, **{t: data[t].to_numpy(dtype=float) for t in terms}},
         index=data.index,
     )
+    options: dict[str, Any] = {"ties": ties}
+    if strata is not None:
+        frame["__strata"] = data[strata].to_numpy()
+        options["strata"] = frame["__strata"].to_numpy()
+    if cluster is not None:
+        frame["__cluster"] = data[cluster].to_numpy()
+        options["cluster"] = frame["__cluster"].to_numpy()
     check_estimable(frame, event, terms)
-    cph = fit_efron(frame, terms, alpha)
-    table = coef_table(cph, terms, n=len(frame), events=int(event.sum()), ratio="hr")
+    cph = fit_efron(frame, terms, alpha, **options)
+    robust_se = (None if cluster is None else
+                 pd.Series(np.sqrt(np.diag(cph.robust_variance_)), index=terms))
+    table = coef_table(cph, terms, n=len(frame), events=int(event.sum()), ratio="hr",
+                       se=robust_se)
+    if cluster is not None:
+        table["naive_se"] = cph.standard_errors_.loc[terms].to_numpy(dtype=float)
     return CoxResult(
         table=table,
         n=len(frame),
@@ -210,6 +251,9 @@ def cox_fit(
         alpha=alpha,
         fitter=cph,
         data=frame,
+        strata=strata,
+        cluster=cluster,
+        ties=ties,
     )
 
 
@@ -284,75 +328,3 @@ def cox_univariable(
         rows.append(table)
     out = pd.concat(rows, ignore_index=True)
     return out.reindex(columns=["model", *TABLE_COLUMNS, "n_dropped", "note"])
-
-
-def ph_test(result: CoxResult, transform: str = "rank") -> dict[str, Any]:
-    """Proportional-hazards test on scaled Schoenfeld residuals (lifelines', `transform` time).
-
-    Per-term chi-square (1 df): (sum g(t_k) s*_k)^2 / (d var(beta) sum g(t_k)^2), g the
-    centred transformed event times, s* the scaled residuals (`scaled_schoenfeld`), exactly
-    as lifelines' `proportional_hazard_test` (whose residual loop is quadratic in n). There is
-    no global test, so `global_p` is None and the smallest per-term p with its Bonferroni
-    adjustment is reported instead. Note: R's `cox.zph` (survival >= 3.0) uses an exact score
-    test and gives somewhat different values.
-    """
-    data = result.data.sort_values(by=["__T", "__E"])
-    durations = data["__T"].astype(float)
-    events = data["__E"].astype(bool)
-    transformer = TimeTransformers().get(transform)
-    if not callable(transformer):
-        raise ValueError(f"unknown time transform {transform!r}")
-    times = np.asarray(transformer(durations, events, pd.Series(1.0, index=data.index)),
-                       dtype=float)[events.to_numpy()]
-    g = times - times.mean()
-    scaled = scaled_schoenfeld(result).to_numpy()
-    se = result.fitter.standard_errors_.to_numpy(dtype=float)
-    stats = (g @ scaled) ** 2 / (events.sum() * se**2 * (g**2).sum())
-    terms = sorted(  # sorted by name, the order of lifelines' summary
-        ({"term": str(name), "statistic": float(stat), "p": float(chi2.sf(stat, 1))}
-         for name, stat in zip(result.fitter.params_.index, stats, strict=True)),
-        key=lambda t: t["term"],
-    )
-    min_p = min(t["p"] for t in terms)
-    return {
-        "transform": transform,
-        "terms": terms,
-        "global_p": None,
-        "min_p": min_p,
-        "min_p_bonferroni": min(1.0, min_p * len(terms)),
-        "note": "lifelines has no global test; min_p_bonferroni = min(1, k * smallest term p)",
-    }
-
-
-def scaled_schoenfeld(result: CoxResult) -> pd.DataFrame:
-    """Scaled Schoenfeld residuals of the events, as lifelines computes them, in O(n log n).
-
-    Rows are the events in lifelines' order (sorted by duration, then event), which its
-    rank time transform relies on; residual = x_i minus the Efron-averaged risk-set mean at
-    the event's time, scaled by events x the model's covariance.
-    """
-    fitter = result.fitter
-    terms = list(fitter.params_.index)
-    data = result.data.sort_values(by=["__T", "__E"])
-    time = data["__T"].to_numpy(dtype=float)
-    event = data["__E"].to_numpy(dtype=bool)
-    x = data[terms].to_numpy(dtype=float)
-    x = x - x.mean(axis=0)  # the means are invariant to centring; avoids overflow in exp
-    r = np.exp(x @ fitter.params_.to_numpy(dtype=float))
-    rx = r[:, None] * x
-    ev_time = time[event]
-    te, first, counts = np.unique(ev_time, return_index=True, return_counts=True)
-    k = np.repeat(np.arange(te.size), counts)
-    frac = (np.arange(ev_time.size) - np.repeat(first, counts)) / counts[k]
-    at_risk = np.searchsorted(time, te, side="left")  # rows with T >= t start here
-    back0 = np.append(np.cumsum(r[::-1])[::-1], 0.0)[at_risk]
-    back1 = np.vstack([np.cumsum(rx[::-1], axis=0)[::-1], np.zeros((1, x.shape[1]))])[at_risk]
-    tie0 = np.bincount(k, weights=r[event], minlength=te.size)
-    tie1 = np.zeros((te.size, x.shape[1]))
-    np.add.at(tie1, k, rx[event])
-    piece = (back1[k] - frac[:, None] * tie1[k]) / (back0[k] - frac * tie0[k])[:, None]
-    mean = np.zeros((te.size, x.shape[1]))
-    np.add.at(mean, k, piece)
-    resid = x[event] - mean[k] / counts[k][:, None]
-    scaled = event.sum() * resid @ fitter.variance_matrix_.loc[terms, terms].to_numpy(dtype=float)
-    return pd.DataFrame(scaled, columns=terms, index=data.index[event])
