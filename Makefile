@@ -12,12 +12,12 @@ DATA ?= data/synthetic/cohort.csv
 MIN_CELL ?=
 SHEET ?=
 REPLACE ?=
+LINE_NUMBERS ?=
 
 export PYTHONHASHSEED := 0
-# the report date (2024-08-05, the paper's online date); `lenstop build` uses the same default
-export SOURCE_DATE_EPOCH ?= 1722816000
+# the report's date is the commit time of HEAD unless SOURCE_DATE_EPOCH is set (lenstop.config)
 
-.PHONY: help venv report test lint format validate synthetic bench clean
+.PHONY: help venv report test sysdeps lint format validate synthetic bench clean
 
 help: ## List the targets and what they do
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -25,7 +25,8 @@ help: ## List the targets and what they do
 	@echo "  Variables: DATA=path/to/extract (default $(DATA)),"
 	@echo "             MIN_CELL=k (counts below k shown as <k; default 0, no suppression),"
 	@echo "             SHEET=name (Excel sheet; default: the one with patient_id),"
-	@echo "             REPLACE=1 (take over build/<name>/ from another extract of that name)"
+	@echo "             REPLACE=1 (take over build/<name>/ from another extract of that name),"
+	@echo "             LINE_NUMBERS=1 (number the PDF's lines, for review)"
 
 $(STAMP): requirements.txt requirements.lock pyproject.toml
 	@command -v $(PYTHON_SYS) >/dev/null || { echo "error: $(PYTHON_SYS) not found (Python 3.11 is required)"; exit 1; }
@@ -40,11 +41,22 @@ venv: $(STAMP) ## Create or update .venv from the pinned requirements (idempoten
 
 report: $(STAMP) ## Build the report from DATA (MIN_CELL=5 shows counts below 5 as "<5")
 	$(VENV)/bin/lenstop build --data "$(DATA)" $(if $(MIN_CELL),--min-cell "$(MIN_CELL)") \
-	  $(if $(SHEET),--sheet "$(SHEET)") $(if $(filter 1 yes true,$(REPLACE)),--replace)
+	  $(if $(SHEET),--sheet "$(SHEET)") $(if $(filter 1 yes true,$(REPLACE)),--replace) \
+	  $(if $(filter 1 yes true,$(LINE_NUMBERS)),--line-numbers)
 
 # -n auto --dist loadfile: one pytest-xdist worker per core, each test file on one worker, and
 # the files that share tests/_builds.py's build together (conftest.py, pytest_xdist_make_scheduler)
-test: $(STAMP) ## Run lint and the whole test suite (unit, notebooks via nbval, report)
+# Debian tools some tests use (poppler's pdftotext for the PDF layout check): installed when
+# root with apt-get, else those tests skip and say why
+SYSTEM_TOOLS := pdftotext:poppler-utils
+sysdeps: ## Install the Debian tools the tests use, where this is root with apt-get
+	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing$$missing (apt-get)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null \
+	  || echo "warning: could not install$$missing; the tests that need them will skip"; fi
+
+test: $(STAMP) sysdeps ## Run lint and the whole test suite (unit, notebooks via nbval, report)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n auto --dist loadfile
 

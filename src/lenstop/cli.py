@@ -53,7 +53,7 @@ def _build(args: argparse.Namespace) -> int:
     from .pipeline import build
 
     return build(Path(args.data), sheet=args.sheet, until=args.until, min_cell=args.min_cell,
-                 replace=args.replace)
+                 replace=args.replace, line_numbers=args.line_numbers)
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -61,8 +61,7 @@ def _scan(args: argparse.Namespace) -> int:
 
     paths = args.paths or [str(_default_build(args.data))]
     count = privacy.check(paths, Path(args.data), sheet=args.sheet,
-                          sources=[config.ROOT / s for s in ("report.qmd", "_quarto.yml",
-                                                             "references.bib")])
+                          sources=[config.ROOT / s for s in config.MANUSCRIPT_SOURCES])
     print(f"{count} files scanned: no patient id or individual date of "
           f"{Path(args.data).name} found.")
     return 0
@@ -83,7 +82,7 @@ def _step(args: argparse.Namespace) -> int:
     elif args.command == "merge":
         pipeline.merge(Path(args.out), args.min_cell, Path(args.data) if args.data else None)
     elif args.command == "variables":
-        pipeline.write_variables(Path(args.out))
+        pipeline.write_variables(Path(args.out), bool(args.line_numbers))
     elif args.command == "stage":
         pipeline.stage(Path(args.out), Path(args.data) if args.data else None,
                        args.min_cell, args.sheet)
@@ -121,6 +120,8 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--min-cell", type=int, default=None, metavar="K",
                    help="show counts below K as '<K' in shareable outputs (default "
                    f"{config.MIN_CELL_SIZE}; 0 = no suppression)")
+    b.add_argument("--line-numbers", action="store_true",
+                   help="number the lines of the PDF (for review)")
     b.add_argument("--replace", action="store_true",
                    help="take over the build folder of another extract of the same name")
     b.set_defaults(func=_build)
@@ -146,6 +147,8 @@ def parser() -> argparse.ArgumentParser:
             q.add_argument("--min-cell", type=int, default=None)
         if name == "merge":
             q.add_argument("--data", help="the build's extract: every section must be of it")
+        if name == "variables":
+            q.add_argument("--line-numbers", type=int, default=0, help="1: number PDF lines")
         if name == "stage":
             q.add_argument("--data", help="the extract (stages the Quarto files for it)")
             q.add_argument("--sheet")

@@ -40,6 +40,46 @@ SYNTHETIC_SEED = 20240805
 MIN_CELL_SIZE = 0
 """Counts below this are shown as '<k' in shareable outputs; 0 disables suppression."""
 
+MANUSCRIPT_SOURCES = ("report.qmd", "_quarto.yml", "references.bib", "vancouver.csl",
+                      "config/report.yaml", "config/offline.scss")
+"""The manuscript's sources (project-relative): what the renderer reads besides the build's
+notebooks and variables; staged into every build folder, scanned as text that is not data."""
+
+REPORT_CONFIG = ROOT / "config" / "report.yaml"
+"""Authors, affiliations, keywords and declarations: the file a registry edits (Quarto reads
+it as a metadata file; the build reads its declarations)."""
+
+FALLBACK_SOURCE_DATE_EPOCH = 1722816000
+"""2024-08-05, the paper's online date: the build date only where git cannot give one."""
+
+
+def source_date_epoch() -> int:
+    """The build's date as Unix time: SOURCE_DATE_EPOCH, else the commit time of HEAD.
+
+    The same inputs then give the same report (reproducible builds), dated by the code version
+    it was built from rather than by the day it ran.
+    """
+    import os
+    import subprocess
+
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        run = subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%ct"],
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return FALLBACK_SOURCE_DATE_EPOCH
+    out = run.stdout.strip()
+    return int(out) if run.returncode == 0 and out.isdigit() else FALLBACK_SOURCE_DATE_EPOCH
+
+
+def build_date():
+    """The build's date (UTC) from `source_date_epoch()`."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(source_date_epoch(), dt.UTC).date()
+
 
 def is_shipped(path: str | Path) -> bool:
     """True when `path` is the shipped synthetic cohort file itself (outputs go in place)."""

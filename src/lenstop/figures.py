@@ -46,9 +46,16 @@ def save(fig: plt.Figure, name: str, figures_dir: Path) -> dict[str, Path]:
     return paths
 
 
+def data_stamp(fig, label: str) -> None:
+    """Name the data in the figure's top-right corner (small, grey): every figure says when it
+    shows synthetic data, while its title stays in the caption, where journals want it."""
+    fig.text(0.995, 0.995, label, ha="right", va="top", fontsize=7, color="0.4")
+
+
 def km_figure(fitters: dict[str, object], title: str = "", ylabel: str = "Probability",
               xmax: float | None = None, step: float = 12, ci: bool = True,
-              figsize: tuple[float, float] = (6.5, 4.6), min_cell: int = 0) -> plt.Figure:
+              figsize: tuple[float, float] = (6.5, 4.6), min_cell: int = 0,
+              data_label: str = "") -> plt.Figure:
     """Kaplan-Meier curves (lifelines fitters) with 95% bands and a number-at-risk table below.
 
     Ticks every `step` months; the at-risk table sits under the axis, as journals expect.
@@ -78,8 +85,10 @@ def km_figure(fitters: dict[str, object], title: str = "", ylabel: str = "Probab
     ax.set_xticks([t for t in range(0, int(xmax) + 1, int(step))])
     ax.set_xlabel(MONTHS_LABEL)
     ax.set_ylabel(ylabel)
-    if title:
+    if title:  # a panel's own label; the figure's title belongs in its caption
         ax.set_title(title, loc="left", fontsize=10)
+    if data_label:
+        data_stamp(fig, data_label)
     if len(fitters) == 1:
         ax.get_legend().remove() if ax.get_legend() else None
     add_at_risk_counts(*fitters.values(), ax=ax, rows_to_show=["At risk"],

@@ -30,11 +30,8 @@ from pathlib import Path
 from . import config, uptodate
 
 SNAKEFILE = config.ROOT / "workflow" / "Snakefile"
-MANUSCRIPT_SOURCES = ("report.qmd", "_quarto.yml", "references.bib", "vancouver.csl")
+MANUSCRIPT_SOURCES = config.MANUSCRIPT_SOURCES
 REPORT_FILES = ("_manuscript/report.html", "_manuscript/report.pdf")
-DEFAULT_SOURCE_DATE_EPOCH = "1722816000"
-"""2024-08-05, the paper's online date: the report date when SOURCE_DATE_EPOCH is unset (the
-Makefile exports the same value), so that direct `lenstop build` runs are reproducible too."""
 INTERRUPT_GRACE_S = 60
 """How long an interrupted workflow may take to stop its jobs before it is terminated."""
 FAULT_ENV = "LENSTOP_TEST_FAULT"
@@ -313,13 +310,14 @@ def merge(stage: Path, min_cell: int | None = None, data: Path | None = None) ->
                 "small counts with it")
 
 
-def write_variables(stage: Path) -> None:
-    """Write the manuscript variables (`_variables.yml`) from results/results.json."""
+def write_variables(stage: Path, line_numbers: bool = False) -> None:
+    """Write the manuscript variables (`_variables.yml`) and the Typst header from
+    results/results.json (`line_numbers`: number the PDF's lines, for review)."""
     from . import results, variables
 
     with step("manuscript variables"):
         variables.write(results.read(Path(stage) / "results" / "results.json"),
-                        Path(stage) / "_variables.yml")
+                        Path(stage) / "_variables.yml", line_numbers=line_numbers)
 
 
 QUARTO_FILES = ("workflow/pre-render.sh", "_environment")
@@ -440,19 +438,21 @@ def _folder_lock(out: Path):
 
 
 def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None = None,
-              sheet: str | None = None, extra: list[str] | None = None) -> int:
+              sheet: str | None = None, extra: list[str] | None = None,
+              line_numbers: bool = False) -> int:
     """Run the workflow for `data` into `out` up to `until` ('variables' or 'report')."""
     min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    for name, default in (("SOURCE_DATE_EPOCH", DEFAULT_SOURCE_DATE_EPOCH),
-                          ("PYTHONHASHSEED", "0")):
-        env[name] = env.get(name) or default
+    # the report's date: the commit time (config.source_date_epoch), for every step
+    env["SOURCE_DATE_EPOCH"] = str(config.source_date_epoch())
+    env["PYTHONHASHSEED"] = env.get("PYTHONHASHSEED") or "0"
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
            "--directory", str(config.ROOT), "--cores", str(min(4, os.cpu_count() or 1)),
            "--rerun-incomplete", "--nolock", "--quiet", "rules",
            "--config", f"data={_relative(data)}", f"out={_relative(out)}", f"until={until}",
-           f"min_cell={min_cell}", *([f"sheet={sheet}"] if sheet else []), *(extra or [])]
+           f"min_cell={min_cell}", f"line_numbers={int(bool(line_numbers))}",
+           *([f"sheet={sheet}"] if sheet else []), *(extra or [])]
     with _folder_lock(out):
         return _run_workflow(cmd, env, out)
 
@@ -474,7 +474,7 @@ def quarto_render(project: Path) -> int:
 
 
 def build(data: Path, sheet: str | None = None, until: str = "report",
-          min_cell: int | None = None, replace: bool = False) -> int:
+          min_cell: int | None = None, replace: bool = False, line_numbers: bool = False) -> int:
     """Validate, run the notebooks, merge, render and publish the report for `data`."""
     from . import privacy
     from .publish import published_intact
@@ -496,7 +496,8 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     # Nothing changed since the last successful build (same extract bytes, options, code,
     # notebooks and sources; published files intact): say so without starting Snakemake.
     skip = (until == "report" and use_quarto()) or not data.is_file() or FAULT_ENV in os.environ
-    inputs = None if skip else uptodate.fingerprint(data, sheet, min_cell, until)
+    inputs = None if skip else uptodate.fingerprint(data, sheet, min_cell, until,
+                                                    line_numbers=line_numbers)
     if inputs is not None and uptodate.is_current(work, until, inputs, intact):
         print(f"{data.name}: nothing changed since the last build of {_relative(out)} "
               "(extract, options, code, notebooks and sources as then; validated then): "
@@ -521,7 +522,7 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     print(f"{data.name}: {len(cohort)} patients, all checks passed; building in "
           f"{_relative(out)}", flush=True)
     try:
-        code = _run(data, out, until, min_cell, sheet, start)
+        code = _run(data, out, until, min_cell, sheet, start, line_numbers)
     finally:
         cohort_cache.discard(work)
     if code == 0 and inputs is not None:
@@ -530,15 +531,17 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
 
 
 def _run(data: Path, out: Path, until: str, min_cell: int, sheet: str | None,
-         start: float) -> int:
+         start: float, line_numbers: bool = False) -> int:
     """The workflow part of `build()`: Snakemake (then Quarto, where it renders)."""
     if until == "report" and use_quarto():
         if out.resolve() != config.ROOT.resolve():  # first publish the folder's Quarto project
-            code = snakemake(data, out, until="variables", min_cell=min_cell, sheet=sheet)
+            code = snakemake(data, out, until="variables", min_cell=min_cell, sheet=sheet,
+                             line_numbers=line_numbers)
             if code != 0:
                 return code
         return quarto_render(out)
-    code = snakemake(data, out, until=until, min_cell=min_cell, sheet=sheet)
+    code = snakemake(data, out, until=until, min_cell=min_cell, sheet=sheet,
+                     line_numbers=line_numbers)
     if code == 0:
         what = "variables" if until == "variables" else "report"
         print(f"build of {what} for {data.name} finished in {time.perf_counter() - start:.1f} s"

@@ -419,18 +419,9 @@ def _files(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield p
 
 
-def build_date() -> dt.date:
-    """The report date (SOURCE_DATE_EPOCH), which may legitimately equal a date of the data."""
-    import os
-
-    sde = os.environ.get("SOURCE_DATE_EPOCH")
-    return dt.datetime.fromtimestamp(int(sde), dt.UTC).date() if sde and sde.isdigit() \
-        else dt.date.today()
-
-
 def allowed_dates(sources: Iterable[str | Path]) -> set[dt.date]:
     """Dates written in the manuscript sources, plus the report date: not from the data."""
-    allowed = {build_date()}
+    allowed = {config.build_date()}
     for path in _files(sources):
         for _where, text in texts(path):
             allowed |= {day for day, _pos in dates_in(text)}

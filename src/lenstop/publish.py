@@ -27,6 +27,7 @@ from .pipeline import (
     step,
     work_dir,
 )
+from .variables import TYPST_HEADER
 
 
 def _notebook_signature(path: Path) -> list:
@@ -63,7 +64,7 @@ def _publication(out: Path, until: str) -> list[str]:
         listed = json.loads((work / "products" / f"{name}.json").read_text())["files"]
         products += sorted(listed)
     files = [f"notebooks/{n}.ipynb" for n in NOTEBOOKS] + products
-    files += ["results/results.json", "_variables.yml"]
+    files += ["results/results.json", "_variables.yml", TYPST_HEADER]
     if Path(out).resolve() != config.ROOT.resolve():
         files += list(MANUSCRIPT_SOURCES) + list(QUARTO_FILES)
     if until == "report":

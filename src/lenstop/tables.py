@@ -38,7 +38,7 @@ def _fmt_median(x: pd.Series, digits: int, min_cell: int = 0) -> str:
     if len(x) < min_cell:  # the median of a few patients is nearly their own values
         return f"(n<{min_cell})"
     q1, med, q3 = np.percentile(x, [25, 50, 75])
-    return f"{med:.{digits}f} ({q1:.{digits}f}-{q3:.{digits}f})"
+    return f"{med:.{digits}f} ({q1:.{digits}f}\u2013{q3:.{digits}f})"  # en dash
 
 
 def category_test(table: np.ndarray) -> tuple[float | None, str]:
@@ -184,17 +184,21 @@ def _n_pct_text(cell: Cell, total: int | None) -> str:
 def to_markdown(frame: pd.DataFrame) -> str:
     """A pipe table (what pandoc and Quarto read) with the index dropped.
 
-    The separator row's dashes are proportional to each column's longest cell, which pandoc
-    uses as relative column widths in PDF output (so the label column gets the room).
+    The separator row's dashes are proportional to each column's longest body cell (or its
+    header's longest word, as headers wrap), which pandoc and Quarto use as relative column
+    widths in the PDF: each column gets the room its values need, so no two words collide.
     """
     cols = [str(c) for c in frame.columns]
     body = [[str(v).replace("|", "\\|") for v in rec] for rec in frame.itertuples(index=False)]
     for cells in body:
         if cells[0].startswith("    "):
             cells[0] = "&emsp;" + cells[0][4:]
-    widths = [max(len(cols[i]), *(len(r[i]) for r in body)) if body else len(cols[i])
+    def shown(cell: str) -> int:  # characters as printed (the indent is one em space)
+        return len(cell.replace("&emsp;", " "))
+
+    widths = [max([max(map(len, cols[i].split()), default=1), *(shown(r[i]) for r in body)])
               for i in range(len(cols))]
-    widths = [min(max(w, 3), 60) for w in widths]
+    widths = [min(max(w, 3), 40) for w in widths]
     seps = [(":" + "-" * w) if i == 0 else ("-" * w + ":") for i, w in enumerate(widths)]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join(seps) + "|"]
     lines += ["| " + " | ".join(cells) + " |" for cells in body]

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from . import config
 
-SOURCES = ("report.qmd", "_quarto.yml", "references.bib", "vancouver.csl",
-           "workflow/Snakefile", "workflow/pre-render.sh", "requirements.lock")
+SOURCES = (*config.MANUSCRIPT_SOURCES, "workflow/Snakefile", "workflow/pre-render.sh",
+           "requirements.lock")
 """Project files every build reads, besides the code and the notebooks."""
 
 
@@ -38,14 +38,15 @@ def notebook_cells(path: Path) -> str:
 
 
 def fingerprint(data: Path, sheet: str | None, min_cell: int, until: str,
-                root: Path = config.ROOT) -> dict:
+                root: Path = config.ROOT, line_numbers: bool = False) -> dict:
     """Everything a build of `data` reads, as hashes (no patient data: the extract's hash)."""
     root = Path(root)
     code = sorted(p for p in (root / "src" / "lenstop").rglob("*")
                   if p.is_file() and "__pycache__" not in p.parts)
     return {
         "data": {"file": Path(data).name, "sha256": _sha256(data)},
-        "options": {"sheet": sheet or "", "min_cell": int(min_cell), "until": until},
+        "options": {"sheet": sheet or "", "min_cell": int(min_cell), "until": until,
+                    "line_numbers": bool(line_numbers)},
         "code": {p.relative_to(root).as_posix(): _sha256(p) for p in code},
         "notebooks": {p.name: notebook_cells(p) for p in sorted((root / "notebooks")
                                                                  .glob("*.ipynb"))},
