@@ -1,7 +1,14 @@
 """The data dictionary in data/README.md is the one the code validates against."""
 
 from lenstop import config
-from lenstop.dictionary import between_markers, markdown_table
+from lenstop.dictionary import (
+    CROSSWALK_BEGIN,
+    CROSSWALK_END,
+    between_markers,
+    crosswalk_section,
+    markdown_table,
+    update_readme,
+)
 from lenstop.schema import COLUMNS, REQUIRED_COLUMNS, RULES
 
 ISSUE_COLUMNS = (
@@ -15,6 +22,12 @@ ISSUE_COLUMNS = (
 def test_readme_table_is_generated_from_schema():
     text = (config.DATA_DIR / "README.md").read_text(encoding="utf-8")
     assert between_markers(text) == markdown_table()
+
+
+def test_readme_crosswalk_guide_is_generated_from_the_code():
+    text = (config.DATA_DIR / "README.md").read_text(encoding="utf-8")
+    assert between_markers(text, CROSSWALK_BEGIN, CROSSWALK_END) == crosswalk_section()
+    assert update_readme(text) == text  # `update_readme` would change nothing
 
 
 def test_study_columns_are_all_required():

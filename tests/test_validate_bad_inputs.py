@@ -166,3 +166,128 @@ def test_excel_merged_header_and_ambiguous_sheets(small_text, tmp_path):
         load_cohort(path, today=TODAY)
     cohort, _ = load_cohort(path, sheet="site B", today=TODAY)
     assert len(cohort) == 12
+
+
+# ------------------------------------------------------------------ pointing at the real cause
+
+def test_header_problems_do_not_hide_the_rest(small_text, tmp_path):
+    frame = small_text.drop(columns="anc_at_stop")
+    frame = pd.concat([frame, frame[["centre"]]], axis=1)
+    frame.loc[2, "sex"] = "X"
+    frame.loc[4, "hb_at_stop_g_dl"] = "99"
+    with pytest.raises(DataError) as info:
+        load_cohort(write_csv(frame, tmp_path / "x.csv"), today=TODAY)
+    assert [(p.row, p.column, p.rule) for p in info.value.problems] == [
+        ("header", "anc_at_stop", "required column"),
+        ("header", "centre", "unique column names"),
+        ("row 4", "sex", "one of F, M"),
+        ("row 6", "hb_at_stop_g_dl", "a number from 3 to 20 g/dL")]
+
+
+def test_unknown_columns_get_the_closest_dictionary_names(small_text, tmp_path):
+    frame = small_text.rename(columns={"hb_at_stop_g_dl": "Hb_stop", "len_cycles": "cycles"})
+    frame["comment"] = "ok"
+    with pytest.raises(DataError) as info:
+        load_cohort(write_csv(frame, tmp_path / "x.csv"), today=TODAY)
+    messages = {p.column: p.message for p in info.value.problems}
+    assert "the file has a column 'Hb_stop': rename it, or map them in a crosswalk" in \
+        messages["hb_at_stop_g_dl"]
+    assert "'cycles'" in messages["len_cycles"]
+    notes = info.value.notes
+    assert any("ignoring 3 column(s) not in the data dictionary: cycles, Hb_stop, comment; "
+               "cycles looks like len_cycles, Hb_stop looks like hb_at_stop_g_dl: rename, or "
+               "map them in a crosswalk" in n for n in notes), notes
+
+
+def test_an_extract_with_other_names_lists_them_with_guesses(small_text, tmp_path):
+    frame = small_text.rename(columns={c: c.upper().replace("_", "") for c in small_text})
+    frame = frame.rename(columns={"PATIENTID": "PatNr"})
+    with pytest.raises(DataError) as info:
+        load_cohort(write_csv(frame, tmp_path / "x.csv"), today=TODAY)
+    [p] = info.value.problems
+    assert "26 of the 26 required columns are missing" in p.message
+    assert "Not dictionary columns: PatNr, CENTRE (centre?), SEX (sex?)" in p.message
+    assert "lenstop crosswalk FILE" in p.message
+
+
+def test_day_first_dates_get_one_line(small_text, tmp_path):
+    frame = small_text.copy()
+    frame["len_start_date"] = pd.to_datetime(frame["len_start_date"]).dt.strftime("%d/%m/%Y")
+    frame.loc[3, "len_start_date"] = "sometime"  # not a date at all: its own line
+    with pytest.raises(DataError) as info:
+        load_cohort(write_csv(frame, tmp_path / "x.csv"), today=TODAY)
+    error = info.value
+    hinted = [p for p in error.problems if p.rule == "date format"]
+    assert len(hinted) == 11 and {p.column for p in hinted} == {"len_start_date"}
+    lines = error.report().splitlines()[1:]
+    dated = [line for line in lines if "column len_start_date" in line]
+    assert len(dated) == 2, dated
+    assert 'looks like a day-first date (dd/mm/yyyy), not ISO YYYY-MM-DD: add date_format: ' \
+           '"%d/%m/%Y" to a crosswalk' in dated[0] and "in 11 rows" in dated[0]
+    assert "if the month comes first" not in dated[0]  # some days are above 12
+    assert "row 5 (patient SYN-0004), column len_start_date: must be an ISO date" in dated[1]
+
+
+def test_a_single_odd_date_is_not_a_column_convention(small_text, tmp_path):
+    small_text.loc[0, "last_followup_date"] = "31/12/2021"
+    with pytest.raises(DataError) as info:
+        load_cohort(write_csv(small_text, tmp_path / "x.csv"), today=TODAY)
+    [p] = info.value.problems
+    assert p.rule.startswith("an ISO date") and p.value == "31/12/2021"
+
+
+def test_decimal_commas_get_one_line(small_text, tmp_path):
+    small_text["age_at_len_stop"] = small_text["age_at_len_stop"].str.replace(".", ",")
+    with pytest.raises(DataError) as info:
+        load_cohort(write_csv(small_text, tmp_path / "x.csv", sep=";"), today=TODAY)
+    assert {p.rule for p in info.value.problems} == {"decimal comma"}
+    [line] = info.value.report().splitlines()[1:2]
+    assert 'decimal comma: add decimal: "," to a crosswalk' in line and "in 12 rows" in line
+
+
+@pytest.mark.parametrize("column,factor,unit", [
+    ("hb_at_stop_g_dl", 10, "g/L"), ("hb_at_stop_g_dl", 1 / 1.611, "mmol/L"),
+    ("plt_at_stop", 1000, "/µL"), ("anc_at_stop", 1000, "/µL")])
+def test_lab_values_in_another_unit_are_refused_with_the_fix(small_text, tmp_path, column,
+                                                             factor, unit):
+    x = pd.to_numeric(small_text[column]) * factor
+    small_text[column] = x.round(2).astype(str).where(x.notna(), None)
+    path = write_csv(small_text, tmp_path / "x.csv")
+    with pytest.raises(DataError) as info:
+        load_cohort(path, today=TODAY)
+    [p] = info.value.problems  # one line for the column, no row-by-row range errors
+    assert p.column == column and p.row == ""
+    assert f"the values look like {unit}, not" in p.message
+    assert f"`units: {{{column}: {unit}}}`" in p.message
+    mapping = tmp_path / "cw.yml"
+    mapping.write_text(f"units:\n  {column}: {unit}\n", encoding="utf-8")
+    cohort, _ = load_cohort(path, mapping=mapping, today=TODAY)
+    expected = pd.to_numeric(x.round(2)) / factor
+    assert (cohort[column].astype(float) - expected).abs().max() < 0.01
+
+
+def test_hb_in_low_g_dl_is_kept_when_the_crosswalk_says_so(small_text, tmp_path):
+    small_text["hb_at_stop_g_dl"] = ["6.5", "7.0", "7.4", "8.1", "6.9", "7.7", "8.8", "7.2",
+                                     "6.6", "7.9", "8.0", "7.1"]
+    path = write_csv(small_text, tmp_path / "x.csv")
+    with pytest.raises(DataError, match="look like mmol/L.*if they are g/dL, write"):
+        load_cohort(path, today=TODAY)
+    mapping = tmp_path / "cw.yml"
+    mapping.write_text("units: {hb_at_stop_g_dl: g/dL}\n", encoding="utf-8")
+    cohort, _ = load_cohort(path, mapping=mapping, today=TODAY)
+    assert cohort["hb_at_stop_g_dl"].iloc[0] == 6.5
+
+
+def test_repeated_problems_are_grouped_in_the_report(small_text, tmp_path):
+    small_text["sex"] = small_text["sex"].map({"F": "2", "M": "1"})
+    with pytest.raises(DataError) as info:
+        load_cohort(write_csv(small_text, tmp_path / "x.csv"), today=TODAY)
+    error = info.value
+    assert len(error.problems) == 12  # the full list, for a data-quality report
+    head, *lines = error.report().splitlines()
+    assert head == "x.csv: 12 problems in 12 rows; nothing was built."
+    assert lines == [
+        "  x.csv, column sex: must be one of F, M in 12 rows: row 2 (patient SYN-0001) "
+        "[value: 2], row 3 (patient SYN-0002) [value: 1], row 4 (patient SYN-0003) "
+        "[value: 2] and 9 more"]
+    assert len(error.report(grouped=False).splitlines()) == 13

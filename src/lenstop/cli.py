@@ -1,4 +1,4 @@
-"""Command line: `lenstop validate | synthesize | dictionary | build | scan`.
+"""Command line: `lenstop validate | crosswalk | synthesize | dictionary | build | scan`.
 
 Data problems are printed as one report (file, row, patient, column, rule, value) with exit
 code 2 and no traceback; they go to the terminal only, never to a log file.
@@ -18,14 +18,40 @@ def _validate(args: argparse.Namespace) -> int:
     from .validate import load_cohort
 
     if args.stamp:
+        import inspect
+
         from .pipeline import validate_stamp
 
-        validate_stamp(Path(args.data), Path(args.stamp), sheet=args.sheet)
+        mapping = {"mapping": args.mapping} if args.mapping else {}
+        if mapping and "mapping" not in inspect.signature(validate_stamp).parameters:
+            print("error: --mapping cannot be combined with --stamp yet", file=sys.stderr)
+            return 1
+        validate_stamp(Path(args.data), Path(args.stamp), sheet=args.sheet, **mapping)
         return 0
-    cohort, warnings = load_cohort(args.data, sheet=args.sheet)
+    cohort, warnings = load_cohort(args.data, sheet=args.sheet, mapping=args.mapping)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(f"{Path(args.data).name}: {len(cohort)} patients, all checks passed.")
+    return 0
+
+
+def _crosswalk(args: argparse.Namespace) -> int:
+    """Write a starting crosswalk for DATA (to --out, never over a file, or to the terminal)."""
+    from .crosswalk import draft_crosswalk
+    from .io import read_raw
+    from .problems import Problem
+
+    text = draft_crosswalk(read_raw(args.data, sheet=args.sheet))
+    if not args.out:
+        print(text, end="")
+        return 0
+    out = Path(args.out)
+    if out.exists():
+        raise DataError([Problem(out, rule="not overwritten", message=(
+            "already exists; give another --out, or delete it first"))])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    print(f"wrote {out}: complete it, then run lenstop validate {args.data} --mapping {out}")
     return 0
 
 
@@ -101,10 +127,18 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lenstop", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     v = sub.add_parser("validate", help="check an extract and print every problem at once")
-    v.add_argument("data", help="CSV, XLSX, Parquet, SAS, SPSS or Stata file")
+    v.add_argument("data", help="CSV, Excel (.xlsx, .xls, .ods), Parquet, SAS, SPSS or Stata file")
     v.add_argument("--sheet", help="Excel sheet to read (default: the one with patient_id)")
     v.add_argument("--stamp", help="on success, write a validation stamp here (workflow use)")
+    v.add_argument("--mapping", metavar="FILE",
+                   help="crosswalk (YAML) from the extract's columns, codes and units to the "
+                   "data dictionary's (see data/README.md)")
     v.set_defaults(func=_validate)
+    x = sub.add_parser("crosswalk", help="write a starting crosswalk from an extract's header")
+    x.add_argument("data", help="the registry's extract (any format validate reads)")
+    x.add_argument("--out", metavar="FILE", help="write it here (default: the terminal)")
+    x.add_argument("--sheet", help="Excel sheet to read")
+    x.set_defaults(func=_crosswalk)
     s = sub.add_parser("synthesize", help="write the calibrated synthetic cohort")
     s.add_argument("--out", default=str(config.SYNTHETIC_COHORT))
     s.add_argument("--n", type=int, default=118, help="number of patients (default 118)")

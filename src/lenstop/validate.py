@@ -4,53 +4,102 @@ Two pandera passes, both lazy so that every problem is reported at once:
 1. the text cells: blanks where a value is required, dates that parse and exist, numbers,
    categories, unique patient ids;
 2. the typed table: ranges, no future dates, and the clinical time-order rules of `schema.RULES`.
-A cell already reported in pass 1 is not reported again in pass 2.
+A cell already reported in pass 1 is not reported again in pass 2. Header problems (missing,
+unknown or repeated columns) are reported together with those of the columns that are there,
+and a whole column written in another convention (day-first dates, decimal commas, Hb in g/L)
+is told what crosswalk line fixes it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import difflib
+import re
 from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
 
+from .crosswalk import (
+    Crosswalk,
+    apply_crosswalk,
+    as_crosswalk,
+    date_format_hint,
+    likely_date_formats,
+    likely_unit,
+    looks_decimal_comma,
+)
 from .io import RawTable, read_raw
 from .problems import DataError, Problem
 from .schema import COLUMN_BY_NAME, COLUMNS, REQUIRED_COLUMNS, RULES, ColumnSpec
 
 ID = "patient_id"
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+"""Day 0 of Excel's serial dates (1900 date system, with its leap-year bug built in)."""
 
 
 def load_cohort(path: str | Path, sheet: str | None = None,
+                mapping: str | Path | Crosswalk | None = None,
                 today: dt.date | None = None) -> tuple[pd.DataFrame, list[str]]:
-    """Read and validate an extract; return (typed cohort, warnings) or raise DataError."""
-    raw = read_raw(path, sheet=sheet)
+    """Read and validate an extract; return (typed cohort, warnings) or raise DataError.
+
+    `mapping` is a crosswalk (a YAML path or a parsed `Crosswalk`) for an extract that does
+    not use the dictionary's names, codes, units or date format.
+    """
+    cw = as_crosswalk(mapping)
+    ids = (cw.columns.get(ID, ID), ID) if cw else (ID,)
+    try:
+        raw = read_raw(path, sheet=sheet, delimiter=cw.delimiter if cw else None,
+                       id_columns=ids)
+    except DataError as exc:  # the crosswalk's own problems too, all at once
+        if cw and cw.problems:
+            raise DataError(exc.problems + list(cw.problems), exc.notes) from None
+        raise
+    if cw is not None:
+        raw = apply_crosswalk(raw, cw)
     return validate_raw(raw, today=today), raw.warnings
 
 
 def validate_raw(raw: RawTable, today: dt.date | None = None) -> pd.DataFrame:
     """Check a RawTable and return the typed cohort (one row per patient, in file order)."""
-    frame = raw.frame
-    problems = _check_columns(raw)
-    if problems:
-        raise DataError(problems)
+    problems = list(raw.problems) + _check_columns(raw)
+    frame = raw.frame.loc[:, ~raw.frame.columns.duplicated()]
+    shown = raw.shown if raw.shown is not None else raw.frame
+    shown = shown.loc[:, ~shown.columns.duplicated()]
     present = [c for c in COLUMNS if c.name in frame.columns]
     frame = frame[[c.name for c in present]]
+    shown = shown[[c.name for c in present]]
+    frame = _serial_dates(frame, raw)
     text = _normalise(frame)
-    problems = _failures(_text_schema(present), text, raw, frame)
+    fmt = raw.crosswalk.date_format if isinstance(raw.crosswalk, Crosswalk) else None
+    found = _failures(_text_schema(present, fmt), text, raw, shown)
+    found = _conventions(found, frame, raw)
+    settled = _settled(raw)
+    problems += [p for p in found if (p.row, p.column) not in settled]
+    reported = settled | {(p.row, p.column) for p in found}
     typed = _typed(text)
-    reported = {(p.row, p.column) for p in problems}
+    hints = _unit_hints(typed, raw)
+    problems += hints
+    hinted = {p.column for p in hints}
     today = today or dt.date.today()
-    for p in _failures(_typed_schema(present, today), typed, raw, frame):
-        if (p.row, p.column) not in reported:
-            problems.append(p)
+    for p in _failures(_typed_schema(present, today), typed, raw, shown):
+        if (p.row, p.column) in reported:
+            continue
+        if p.column in hinted and p.rule == COLUMN_BY_NAME[p.column].rule_text():
+            continue  # out of range because of the unit: the hint says so once
+        problems.append(p)
     if problems:
-        raise DataError(problems)
+        raise DataError(problems, raw.warnings)
     for spec in COLUMNS:  # optional columns absent from the file are blank
         if spec.name not in typed.columns:
             typed[spec.name] = pd.NaT if spec.kind == "date" else pd.NA
     return typed[[c.name for c in COLUMNS]]
+
+
+def _settled(raw: RawTable) -> set[tuple[str, str]]:
+    """The (row label, column) of the cells the crosswalk already reported."""
+    return {(raw.row_labels[i], c) for i, c in raw.settled}
 
 
 def _check_columns(raw: RawTable) -> list[Problem]:
@@ -59,27 +108,138 @@ def _check_columns(raw: RawTable) -> list[Problem]:
                         message="the column appears more than once")
                 for c in sorted({c for c in cols if cols.count(c) > 1})]
     missing = [c.name for c in COLUMNS if c.required and c.name not in cols]
+    absent = missing + [c.name for c in COLUMNS if not c.required and c.name not in cols]
+    extra = list(dict.fromkeys(c for c in cols if c not in COLUMN_BY_NAME))
+    closest = {c: _closest(c, absent) for c in extra}
+    fix = ("map them in a crosswalk (`lenstop crosswalk FILE` writes a first one; then "
+           "--mapping CROSSWALK)")
     if len(missing) > len(REQUIRED_COLUMNS) // 2:
         # most names unknown: the file was split wrongly or is not an extract of this study
         if len(cols) == 1 and raw.delimiter:
             read = "as one single column (no comma, semicolon, tab or | between the names)"
         else:
             read = f"as {len(cols)} columns"
+        unknown = ""
+        if extra and len(cols) > 1:
+            named = [f"{c} ({closest[c]}?)" if closest[c] else c for c in extra]
+            unknown = (f" Not dictionary columns: {_clip(', '.join(named), 240)}; if they are "
+                       f"the study's columns under other names, {fix}.")
         problems.append(Problem(
             raw.path, row="header", rule="required columns",
             message=f"{len(missing)} of the {len(REQUIRED_COLUMNS)} required columns are missing "
             f"({', '.join(missing)}); the header was read {read}. Wrong delimiter (use "
             "comma, semicolon, tab or |), no header line, or not an extract with this study's "
-            "column names (see data/README.md)?",
+            f"column names (see data/README.md)?{unknown}",
             value=_clip(" | ".join(cols))))
         return problems
+    by_target = {}
+    for c in extra:
+        if closest[c]:
+            by_target.setdefault(closest[c], c)
     problems += [Problem(raw.path, row="header", column=c, rule="required column",
-                         message="required column is missing") for c in missing]
-    extra = [c for c in cols if c not in COLUMN_BY_NAME]
+                         message="required column is missing"
+                         + (f"; the file has a column {by_target[c]!r}: rename it, or {fix}"
+                            if c in by_target else ""))
+                 for c in missing]
     if extra:
+        guesses = [f"{c} looks like {closest[c]}" for c in extra if closest[c]]
         raw.warnings.append(f"{raw.path.name}: ignoring {len(extra)} column(s) not in the data "
-                            f"dictionary: {', '.join(extra)}")
+                            f"dictionary: {', '.join(extra)}"
+                            + (f"; {', '.join(guesses)}: rename, or {fix}" if guesses else ""))
     return problems
+
+
+def _closest(name: str, names: list[str]) -> str | None:
+    """The dictionary column most like `name` (case and separators ignored), if any is."""
+    def fold(n: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", n.lower())
+
+    folded = {fold(n): n for n in names}
+    hit = difflib.get_close_matches(fold(name), folded, n=1, cutoff=0.6)
+    return folded[hit[0]] if hit else None
+
+
+def _serial_dates(frame: pd.DataFrame, raw: RawTable) -> pd.DataFrame:
+    """Excel serial numbers (e.g. 43466) in date columns of a workbook or a CSV saved from
+    one as dates, with a count in the warnings."""
+    if raw.format not in ("excel", "text"):
+        return frame
+    out, count = frame.copy(), 0
+    for spec in COLUMNS:
+        if spec.kind != "date" or spec.name not in out.columns:
+            continue
+        s = out[spec.name]
+        serial = s.map(lambda v: isinstance(v, str) and v.isdigit() and len(v) == 5).astype(bool)
+        if serial.any():
+            days = pd.to_numeric(s[serial])
+            out.loc[serial, spec.name] = (EXCEL_EPOCH + pd.to_timedelta(days, unit="D")
+                                          ).dt.strftime("%Y-%m-%d")
+            count += int(serial.sum())
+    if count:
+        raw.warnings.append(f"{raw.path.name}: {count} date cell{'s' if count != 1 else ''} "
+                            "held Excel serial numbers (days since 1899-12-30), read as dates")
+    return out
+
+
+def _conventions(found: list[Problem], frame: pd.DataFrame, raw: RawTable) -> list[Problem]:
+    """Date and number cells refused because the whole column uses another convention
+    (day-first dates, decimal commas): the same problems, each saying what fixes them all."""
+    cw = raw.crosswalk if isinstance(raw.crosswalk, Crosswalk) else None
+    hints: dict[str, tuple[str, str, object]] = {}
+    for spec in COLUMNS:
+        if spec.name not in frame.columns:
+            continue
+        s = frame[spec.name].dropna()
+        if spec.kind == "date" and not (cw and cw.date_format):
+            odd = s[pd.to_datetime(s, format="%Y-%m-%d", errors="coerce").isna()]
+            formats = likely_date_formats(odd) if len(odd) >= 2 and len(odd) >= len(s) / 2 \
+                else []
+            if formats:
+                hints[spec.name] = ("date format", date_format_hint(formats), formats[0])
+        elif spec.kind in ("int", "float") and not (cw and cw.decimal) \
+                and looks_decimal_comma(s):
+            hints[spec.name] = ("decimal comma", "a number written with a decimal comma: add "
+                                "decimal: \",\" to a crosswalk (--mapping FILE)", None)
+    if not hints:
+        return found
+    out = []
+    for p in found:
+        hint = hints.get(p.column)
+        if hint and p.value and p.value != "(blank)" and _fits(p.value, hint):
+            p = dataclasses.replace(p, rule=hint[0], message=hint[1])
+        out.append(p)
+    return out
+
+
+def _fits(value: str, hint: tuple[str, str, object]) -> bool:
+    rule, _message, fmt = hint
+    if rule == "date format":
+        return pd.notna(pd.to_datetime(value, format=fmt, errors="coerce"))
+    return re.fullmatch(r"[-+]?\d+,\d+", value) is not None
+
+
+def _unit_hints(typed: pd.DataFrame, raw: RawTable) -> list[Problem]:
+    """Lab values that look like another unit (Hb in g/L or mmol/L, counts per µL) in an
+    extract whose crosswalk gives no unit for them: one problem per column."""
+    cw = raw.crosswalk if isinstance(raw.crosswalk, Crosswalk) else None
+    out = []
+    for name in typed.columns:
+        if cw and name in cw.units:
+            continue
+        guess = likely_unit(name, typed[name])
+        if not guess:
+            continue
+        unit, median = guess
+        spec = COLUMN_BY_NAME[name]
+        n = int(typed[name].notna().sum())
+        out.append(Problem(raw.path, column=name, rule=f"unit {spec.unit}", message=(
+            f"the values look like {unit}, not {spec.unit} (median {median:g} of {n}; the "
+            f"dictionary's range is {spec.low:g} to {spec.high:g} {spec.unit}): if they are "
+            f"{unit}, give the unit in a crosswalk (--mapping FILE), line `units: {{{name}: "
+            f"{unit}}}`, and they are converted on load"
+            + (f"; if they are {spec.unit}, write `units: {{{name}: {spec.unit}}}`"
+               if spec.low <= median <= spec.high else ""))))
+    return out
 
 
 def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -106,9 +266,12 @@ def _parses_whole(s: pd.Series) -> pd.Series:
     return x.notna() & (x == x.round())
 
 
-def _text_checks(spec: ColumnSpec) -> list[pa.Check]:
+def _text_checks(spec: ColumnSpec, date_format: str | None = None) -> list[pa.Check]:
     if spec.kind == "date":
-        return [pa.Check(_parses_date, error=spec.rule_text())]
+        rule = spec.rule_text() if not date_format else (
+            f"a date as the crosswalk's date_format {date_format} (or ISO YYYY-MM-DD) that "
+            "exists in the calendar")
+        return [pa.Check(_parses_date, error=rule)]
     if spec.kind == "int":
         return [pa.Check(_parses_whole, error="a whole number")]
     if spec.kind == "float":
@@ -118,10 +281,11 @@ def _text_checks(spec: ColumnSpec) -> list[pa.Check]:
     return []
 
 
-def _text_schema(present: list[ColumnSpec]) -> pa.DataFrameSchema:
+def _text_schema(present: list[ColumnSpec], date_format: str | None = None
+                 ) -> pa.DataFrameSchema:
     return pa.DataFrameSchema({
         c.name: pa.Column(object, nullable=c.nullable, unique=c.kind == "id",
-                          checks=_text_checks(c))
+                          checks=_text_checks(c, date_format))
         for c in present
     })
 
