@@ -13,9 +13,21 @@ MIN_CELL ?=
 SHEET ?=
 REPLACE ?=
 LINE_NUMBERS ?=
+MAPPING ?=
 
 export PYTHONHASHSEED := 0
 # the report's date is the commit time of HEAD unless SOURCE_DATE_EPOCH is set (lenstop.config)
+
+# A .venv copied or moved with the folder still runs the old checkout's code (its editable
+# install and scripts name that path): the stamp records the checkout, and a venv made for
+# another folder is rebuilt here rather than writing into the original.
+VENV_HOME := $(shell cat $(STAMP) 2>/dev/null)
+ifneq ($(VENV_HOME),)
+ifneq ($(VENV_HOME),$(CURDIR))
+$(info .venv was made for $(VENV_HOME); rebuilding it for $(CURDIR))
+$(shell rm -rf $(VENV))
+endif
+endif
 
 .PHONY: help venv report test sysdeps lint format validate synthetic bench clean
 
@@ -23,8 +35,10 @@ help: ## List the targets and what they do
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 	@echo "  Variables: DATA=path/to/extract (default $(DATA)),"
-	@echo "             MIN_CELL=k (counts below k shown as <k; default 0, no suppression),"
+	@echo "             MIN_CELL=k (counts below k shown as <k; default 5 for a registry extract,"
+	@echo "               0 for the synthetic cohort; MIN_CELL=0 builds without suppression),"
 	@echo "             SHEET=name (Excel sheet; default: the one with patient_id),"
+	@echo "             MAPPING=crosswalk.yml (extract columns, codes, units -> data dictionary),"
 	@echo "             REPLACE=1 (take over build/<name>/ from another extract of that name),"
 	@echo "             LINE_NUMBERS=1 (number the PDF's lines, for review)"
 
@@ -35,14 +49,14 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
-	@touch $(STAMP)
+	@echo "$(CURDIR)" > $(STAMP)
 
 venv: $(STAMP) ## Create or update .venv from the pinned requirements (idempotent)
 
 report: $(STAMP) ## Build the report from DATA (MIN_CELL=5 shows counts below 5 as "<5")
 	$(VENV)/bin/lenstop build --data "$(DATA)" $(if $(MIN_CELL),--min-cell "$(MIN_CELL)") \
 	  $(if $(SHEET),--sheet "$(SHEET)") $(if $(filter 1 yes true,$(REPLACE)),--replace) \
-	  $(if $(filter 1 yes true,$(LINE_NUMBERS)),--line-numbers)
+	  $(if $(filter 1 yes true,$(LINE_NUMBERS)),--line-numbers) $(if $(MAPPING),--mapping "$(MAPPING)")
 
 # -n auto --dist loadfile: one pytest-xdist worker per core, each test file on one worker, and
 # the files that share tests/_builds.py's build together (conftest.py, pytest_xdist_make_scheduler)
@@ -67,8 +81,8 @@ format: $(STAMP) ## Ruff format and fix imports
 	$(VENV)/bin/ruff check --fix --select I .
 	$(VENV)/bin/ruff format src tests benchmarks
 
-validate: $(STAMP) ## Validate DATA against the data dictionary and print every problem
-	$(VENV)/bin/lenstop validate "$(DATA)" $(if $(SHEET),--sheet "$(SHEET)")
+validate: $(STAMP) ## Validate DATA, print every problem, write build/<name>/quality/report.html and .xlsx
+	$(VENV)/bin/lenstop validate "$(DATA)" --report $(if $(SHEET),--sheet "$(SHEET)") $(if $(MAPPING),--mapping "$(MAPPING)")
 
 synthetic: $(STAMP) ## Regenerate data/synthetic/cohort.csv (deterministic, seeded)
 	$(VENV)/bin/lenstop synthesize --out data/synthetic/cohort.csv

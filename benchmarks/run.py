@@ -30,12 +30,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lenstop.notebooks import NOTEBOOKS
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 RESULTS = ROOT / "benchmarks" / "results.md"
 README = ROOT / "benchmarks" / "README.md"
 SIZES = (1_000, 10_000, 100_000)
-NOTEBOOKS = ("01_cohort", "02_ti_duration", "03_cytogenetics", "04_retreatment")
 CHANGED_NOTEBOOK = "02_ti_duration"
 BENCH_DATA = "benchcohort"
 GIB = 1024**3

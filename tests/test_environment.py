@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import yaml
 
 from lenstop import config
@@ -58,3 +59,22 @@ def test_every_pin_is_in_the_lock():
             lock[_norm(name)] = version
     for name, version in _pip_pins().items():
         assert lock.get(name) == version, name
+
+
+def test_make_rebuilds_a_venv_copied_from_another_checkout(tmp_path):
+    """A copied .venv runs the original checkout's code: make notices and starts afresh."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    shutil.copy(config.ROOT / "Makefile", tmp_path / "Makefile")
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / ".installed").write_text("/somewhere/else/lenstop\n")
+    run = subprocess.run(["make", "-s", "help"], cwd=tmp_path, capture_output=True, text=True)
+    assert ".venv was made for /somewhere/else/lenstop; rebuilding it" in run.stdout + run.stderr
+    assert not (tmp_path / ".venv").exists()
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / ".venv" / ".installed").write_text(f"{tmp_path}\n")  # its own: kept
+    subprocess.run(["make", "-s", "help"], cwd=tmp_path, capture_output=True, text=True)
+    assert (tmp_path / ".venv" / ".installed").exists()

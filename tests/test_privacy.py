@@ -20,6 +20,8 @@ import pytest
 import yaml
 
 from lenstop import config, privacy, results
+from lenstop.notebooks import NOTEBOOKS
+from lenstop.pipeline import build_dir
 from lenstop.privacy import Needles, PrivacyError, scan
 from lenstop.tables import Row, table_one
 from lenstop.validate import load_cohort
@@ -253,7 +255,8 @@ def _canary_extract(path) -> tuple[object, set[str]]:
 def canary_build(tmp_path_factory):
     name = f"pytest-canary-{os.getpid()}"  # concurrent test sessions build apart
     data, dates = _canary_extract(tmp_path_factory.mktemp("canary") / f"{name}.csv")
-    out = config.BUILD_DIR / f"{name}-min5"
+    out = build_dir(data, 5)  # a registry extract: 5 is its default (private by default)
+    assert out == config.BUILD_DIR / name
     shutil.rmtree(out, ignore_errors=True)
     started = time.time() - 1
     run = lenstop("build", "--data", data, "--min-cell", "5")
@@ -343,7 +346,7 @@ def test_no_count_below_the_minimum_cell_size_in_shareable_outputs(canary_build)
     assert "&lt;5" in report or "<5" in report
     assert "counts from 1 to 4 are shown as &lt;5" in report or \
         "counts from 1 to 4 are shown as <5" in report
-    for name in ("01_cohort", "02_ti_duration", "03_cytogenetics", "04_retreatment"):
+    for name in NOTEBOOKS:
         nb = json.loads((out / "notebooks" / f"{name}.ipynb").read_text(encoding="utf-8"))
         printed = "".join("".join(o.get("text", "")) for c in nb["cells"]
                           for o in c.get("outputs", []))

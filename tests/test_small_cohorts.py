@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from lenstop import config, results, variables
+from lenstop.pipeline import build_dir
 
 from .conftest import write_csv
 
@@ -202,7 +203,7 @@ def small_build(request, shipped_text, tmp_path_factory):
     sheet = SHEETS.get(name)
     data = _workbook(frame, folder / f"{name}.xlsx", sheet) if sheet else \
         write_csv(frame, folder / f"{name}.csv")
-    out = config.BUILD_DIR / (f"{name}-min{min_cell}" if min_cell else name)
+    out = build_dir(data, min_cell)
     shutil.rmtree(out, ignore_errors=True)
     run = subprocess.run([sys.executable, "-m", "lenstop.cli", "build", "--data", str(data),
                           "--min-cell", str(min_cell), *(["--sheet", sheet] if sheet else [])],

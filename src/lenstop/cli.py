@@ -7,6 +7,7 @@ code 2 and no traceback; they go to the terminal only, never to a log file.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -17,22 +18,35 @@ from .problems import DataError
 def _validate(args: argparse.Namespace) -> int:
     from .validate import load_cohort
 
-    if args.stamp:
-        import inspect
-
+    if args.stamp:  # the workflow's rule: the crosswalk comes from config.MAPPING_ENV
         from .pipeline import validate_stamp
 
-        mapping = {"mapping": args.mapping} if args.mapping else {}
-        if mapping and "mapping" not in inspect.signature(validate_stamp).parameters:
-            print("error: --mapping cannot be combined with --stamp yet", file=sys.stderr)
-            return 1
-        validate_stamp(Path(args.data), Path(args.stamp), sheet=args.sheet, **mapping)
+        if args.mapping:
+            os.environ[config.MAPPING_ENV] = str(Path(args.mapping).resolve())
+        validate_stamp(Path(args.data), Path(args.stamp), sheet=args.sheet)
         return 0
-    cohort, warnings = load_cohort(args.data, sheet=args.sheet, mapping=args.mapping)
+    try:
+        cohort, warnings = load_cohort(args.data, sheet=args.sheet, mapping=args.mapping)
+    except DataError as exc:
+        if args.report:
+            _quality_report(args, exc.problems, list(exc.notes))
+        raise
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(f"{Path(args.data).name}: {len(cohort)} patients, all checks passed.")
+    if args.report:
+        _quality_report(args, [], warnings)
     return 0
+
+
+def _quality_report(args: argparse.Namespace, problems: list, warnings: list[str]) -> None:
+    """Write the data-quality report (lenstop.quality) and say where (on stderr)."""
+    from .quality import write
+
+    page, book = write(Path(args.data), problems, warnings, sheet=args.sheet,
+                       mapping=args.mapping)
+    print(f"data-quality report (names rows: keep it in the registry): {page} and {book.name}",
+          file=sys.stderr)
 
 
 def _crosswalk(args: argparse.Namespace) -> int:
@@ -79,7 +93,8 @@ def _build(args: argparse.Namespace) -> int:
     from .pipeline import build
 
     return build(Path(args.data), sheet=args.sheet, until=args.until, min_cell=args.min_cell,
-                 replace=args.replace, line_numbers=args.line_numbers)
+                 replace=args.replace, line_numbers=args.line_numbers,
+                 mapping=Path(args.mapping) if args.mapping else None)
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -130,6 +145,9 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("data", help="CSV, Excel (.xlsx, .xls, .ods), Parquet, SAS, SPSS or Stata file")
     v.add_argument("--sheet", help="Excel sheet to read (default: the one with patient_id)")
     v.add_argument("--stamp", help="on success, write a validation stamp here (workflow use)")
+    v.add_argument("--report", action="store_true",
+                   help="also write the data-quality report (HTML and .xlsx) into the "
+                   "git-ignored build/<extract>/quality/")
     v.add_argument("--mapping", metavar="FILE",
                    help="crosswalk (YAML) from the extract's columns, codes and units to the "
                    "data dictionary's (see data/README.md)")
@@ -153,7 +171,11 @@ def parser() -> argparse.ArgumentParser:
                    help="stop after the manuscript variables (Quarto pre-render) or render")
     b.add_argument("--min-cell", type=int, default=None, metavar="K",
                    help="show counts below K as '<K' in shareable outputs (default "
-                   f"{config.MIN_CELL_SIZE}; 0 = no suppression)")
+                   f"{config.PRIVATE_MIN_CELL_SIZE} for a registry extract, "
+                   f"{config.MIN_CELL_SIZE} for the synthetic cohort; 0 = no suppression)")
+    b.add_argument("--mapping", metavar="CROSSWALK", default=os.environ.get("LENSTOP_MAPPING"),
+                   help="crosswalk YAML from the extract to the data dictionary "
+                   "(default: $LENSTOP_MAPPING)")
     b.add_argument("--line-numbers", action="store_true",
                    help="number the lines of the PDF (for review)")
     b.add_argument("--replace", action="store_true",

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import config
+
 FILE = "cohort.parquet"
 """The cache entry's name inside the build folder's `.build/`."""
 WORK = ".build"
@@ -57,8 +59,10 @@ def key(data_path: str | Path, sheet: str | None = None) -> dict:
     """What an entry must match: the extract's content, name and sheet, and the code."""
     from .results import sha256
 
+    mapping = config.mapping_path()
     return {"sha256": sha256(data_path), "data_file": Path(data_path).name,
-            "sheet": sheet or "", "code": fingerprint()}
+            "sheet": sheet or "", "code": fingerprint(),
+            "mapping": sha256(mapping) if mapping else ""}
 
 
 def work_of(output_dir: str | Path) -> Path:
@@ -85,8 +89,8 @@ def load(data_path: str | Path, work: str | Path,
     try:
         with pq.ParquetFile(path) as entry:  # one open file: a concurrent replace cannot mix
             meta = json.loads((entry.schema_arrow.metadata or {}).get(_META, b"{}"))
-            if {k: meta.get(k) for k in ("sha256", "data_file", "sheet", "code")} != \
-                    key(data_path, sheet):
+            wanted = key(data_path, sheet)
+            if {k: meta.get(k, "") for k in wanted} != wanted:
                 return None
             cohort = entry.read().to_pandas()
     except (OSError, ValueError):  # unreadable or half-written by an older version: a miss
@@ -137,4 +141,4 @@ def load_or_validate(data_path: str | Path, output_dir: str | Path | None = None
             return hit
     from .validate import load_cohort
 
-    return load_cohort(data_path, sheet=sheet)
+    return load_cohort(data_path, sheet=sheet, mapping=config.mapping_path())

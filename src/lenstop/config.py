@@ -38,12 +38,35 @@ SYNTHETIC_SEED = 20240805
 """Seed of the synthetic cohort (the paper's online date, 5 Aug 2024)."""
 
 MIN_CELL_SIZE = 0
-"""Counts below this are shown as '<k' in shareable outputs; 0 disables suppression."""
+"""The notebooks' own default minimum cell size (0: no suppression), used for the synthetic
+cohort; a build of any other extract defaults to `PRIVATE_MIN_CELL_SIZE`."""
+
+PRIVATE_MIN_CELL_SIZE = 5
+"""Minimum cell size of a build of any extract but the synthetic cohort, unless told otherwise
+(MIN_CELL=0): counts below it show as '<5', as registries' disclosure rules usually require."""
+
+
+def default_min_cell(path: str | Path) -> int:
+    """The minimum cell size a build of `path` uses when none is given: private by default."""
+    return MIN_CELL_SIZE if is_synthetic(path) else PRIVATE_MIN_CELL_SIZE
 
 MANUSCRIPT_SOURCES = ("report.qmd", "_quarto.yml", "references.bib", "vancouver.csl",
                       "config/report.yaml", "config/offline.scss")
 """The manuscript's sources (project-relative): what the renderer reads besides the build's
 notebooks and variables; staged into every build folder, scanned as text that is not data."""
+
+MAPPING_ENV = "LENSTOP_MAPPING"
+"""The crosswalk (lenstop.crosswalk) of the running build: `lenstop build --mapping` sets it for
+every step and notebook, and a Quarto render of a build folder reads it from `_environment`."""
+
+
+def mapping_path() -> Path | None:
+    """The crosswalk file named by `MAPPING_ENV`, or None."""
+    import os
+
+    value = os.environ.get(MAPPING_ENV, "").strip()
+    return Path(value).resolve() if value else None
+
 
 REPORT_CONFIG = ROOT / "config" / "report.yaml"
 """Authors, affiliations, keywords and declarations: the file a registry edits (Quarto reads

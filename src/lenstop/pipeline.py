@@ -57,9 +57,11 @@ def step(name: str):
 
 def build_dir(data: Path, min_cell: int | None = None) -> Path:
     """Where a build of `data` goes: the project itself for the shipped synthetic cohort with
-    the default minimum cell size; build/<extract stem>[-min<k>] otherwise (git-ignored)."""
-    min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
-    suffix = f"-min{min_cell}" if min_cell != config.MIN_CELL_SIZE else ""
+    its default minimum cell size; build/<extract stem>, with `-min<k>` when k is not the
+    extract's default (`config.default_min_cell`), otherwise (git-ignored)."""
+    default = config.default_min_cell(data)
+    min_cell = default if min_cell is None else int(min_cell)
+    suffix = f"-min{min_cell}" if min_cell != default else ""
     if config.is_shipped(data) and not suffix:
         return config.ROOT
     return config.BUILD_DIR / f"{Path(data).stem}{suffix}"
@@ -121,7 +123,9 @@ def _stamp_text(data: Path, cohort) -> str:
     """The validation stamp: the extract's name, fingerprint and size (no patient data)."""
     from .results import dumps, sha256
 
+    mapping = config.mapping_path()
     return dumps({"data_file": Path(data).name, "sha256": sha256(data),
+                  "mapping_sha256": sha256(mapping) if mapping else None,
                   "patients": len(cohort)})
 
 
@@ -157,7 +161,8 @@ def validate_stamp(data: Path, stamp: Path, sheet: str | None = None) -> None:
     from .validate import load_cohort
 
     cached = load(data, Path(stamp).parent, sheet)
-    cohort, warnings = cached if cached is not None else load_cohort(data, sheet=sheet)
+    cohort, warnings = cached if cached is not None else load_cohort(
+        data, sheet=sheet, mapping=config.mapping_path())
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     write_stamp(data, stamp, cohort)
@@ -349,6 +354,7 @@ def stage(stage: Path, data: Path | None = None, min_cell: int | None = None,
         f'LENSTOP_DATA="{Path(data).resolve()}"\n'
         f'LENSTOP_MIN_CELL="{min_cell}"\n'
         f'LENSTOP_SHEET="{sheet or ""}"\n'
+        f'LENSTOP_MAPPING="{config.mapping_path() or ""}"\n'
         f'LENSTOP_PYTHON="{Path(sys.executable)}"\n'))
 
 
@@ -474,13 +480,25 @@ def quarto_render(project: Path) -> int:
 
 
 def build(data: Path, sheet: str | None = None, until: str = "report",
-          min_cell: int | None = None, replace: bool = False, line_numbers: bool = False) -> int:
-    """Validate, run the notebooks, merge, render and publish the report for `data`."""
+          min_cell: int | None = None, replace: bool = False, line_numbers: bool = False,
+          mapping: Path | None = None) -> int:
+    """Validate, run the notebooks, merge, render and publish the report for `data`.
+
+    `mapping` is a crosswalk (lenstop.crosswalk) from the extract's columns, codes and units
+    to the data dictionary; every step and notebook reads it through `config.MAPPING_ENV`.
+    """
     from . import privacy
     from .publish import published_intact
 
     data = Path(data).resolve()
-    min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
+    if mapping is not None:
+        mapping = Path(mapping).resolve()
+        if not mapping.is_file():
+            raise StepError(f"crosswalk {mapping} does not exist")
+        os.environ[config.MAPPING_ENV] = str(mapping)  # inherited by every step
+    else:
+        os.environ.pop(config.MAPPING_ENV, None)
+    min_cell = config.default_min_cell(data) if min_cell is None else int(min_cell)
     if min_cell < 0:
         raise StepError(f"--min-cell must be 0 (no suppression) or more, not {min_cell}")
     start = time.perf_counter()
@@ -497,7 +515,7 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     # notebooks and sources; published files intact): say so without starting Snakemake.
     skip = (until == "report" and use_quarto()) or not data.is_file() or FAULT_ENV in os.environ
     inputs = None if skip else uptodate.fingerprint(data, sheet, min_cell, until,
-                                                    line_numbers=line_numbers)
+                                                    line_numbers=line_numbers, mapping=mapping)
     if inputs is not None and uptodate.is_current(work, until, inputs, intact):
         print(f"{data.name}: nothing changed since the last build of {_relative(out)} "
               "(extract, options, code, notebooks and sources as then; validated then): "
@@ -508,7 +526,7 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     from . import cohort_cache  # (pandas and pandera: imported only when there is work)
     from .validate import load_cohort
 
-    cohort, warnings = load_cohort(data, sheet=sheet)
+    cohort, warnings = load_cohort(data, sheet=sheet, mapping=mapping)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     if not intact:  # a published file was edited or deleted: publish again

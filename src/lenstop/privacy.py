@@ -87,7 +87,7 @@ def check_extract_location(data_path: str | Path) -> None:
 BUILD_DATA_ENV = "LENSTOP_BUILD_DATA"
 """Set by the build for each notebook it runs: the one extract that notebook may open."""
 
-BUILD_CHOSEN = ("data_path", "output_dir", "sheet")
+BUILD_CHOSEN = ("data_path", "output_dir", "sheet", "mapping")
 """Notebook parameters only the build chooses: a notebook that sets them could point the
 shipped build at another extract and publish its results into tracked files."""
 

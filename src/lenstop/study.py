@@ -27,11 +27,12 @@ OUTPUT_ENV = "LENSTOP_OUTPUT_DIR"
 folder, and the tests must not touch the committed figures."""
 
 
-def default_output_dir(data_path: Path) -> Path:
-    """Project root for the synthetic cohort; `build/<extract stem>/` for anything else."""
-    if config.is_shipped(data_path):
-        return config.ROOT
-    return config.BUILD_DIR / Path(data_path).stem
+def default_output_dir(data_path: Path, min_cell: int | None = None) -> Path:
+    """The build folder of `data_path` with this minimum cell size (`pipeline.build_dir`):
+    the project for the shipped cohort, `build/<extract stem>[-min<k>]/` for anything else."""
+    from .pipeline import build_dir
+
+    return build_dir(data_path, min_cell)
 
 
 @dataclass
@@ -110,7 +111,7 @@ def open_study(data_path: str | Path | None = None, output_dir: str | Path | Non
         data_path = (config.ROOT / data_path) if not data_path.exists() else data_path.resolve()
     check_build_data(data_path)
     if output_dir is None:
-        output_dir = os.environ.get(OUTPUT_ENV) or default_output_dir(data_path)
+        output_dir = os.environ.get(OUTPUT_ENV) or default_output_dir(data_path, min_cell)
     output_dir = Path(output_dir).resolve()
     check_output_dir(data_path, output_dir)
     cohort, warnings = cohort_cache.load_or_validate(data_path, output_dir, sheet)

@@ -38,7 +38,8 @@ def notebook_cells(path: Path) -> str:
 
 
 def fingerprint(data: Path, sheet: str | None, min_cell: int, until: str,
-                root: Path = config.ROOT, line_numbers: bool = False) -> dict:
+                root: Path = config.ROOT, line_numbers: bool = False,
+                mapping: Path | None = None) -> dict:
     """Everything a build of `data` reads, as hashes (no patient data: the extract's hash)."""
     root = Path(root)
     code = sorted(p for p in (root / "src" / "lenstop").rglob("*")
@@ -46,7 +47,8 @@ def fingerprint(data: Path, sheet: str | None, min_cell: int, until: str,
     return {
         "data": {"file": Path(data).name, "sha256": _sha256(data)},
         "options": {"sheet": sheet or "", "min_cell": int(min_cell), "until": until,
-                    "line_numbers": bool(line_numbers)},
+                    "line_numbers": bool(line_numbers),
+                    "mapping": _sha256(mapping) if mapping else ""},
         "code": {p.relative_to(root).as_posix(): _sha256(p) for p in code},
         "notebooks": {p.name: notebook_cells(p) for p in sorted((root / "notebooks")
                                                                  .glob("*.ipynb"))},

@@ -316,6 +316,31 @@ def declarations(report: dict, synthetic: bool, min_cell: int) -> dict[str, str]
     }
 
 
+def outcome_texts(oc: dict, level: str) -> dict:
+    """Sentences on overall, RBC-TI-free and event-free survival and AML (notebook 05)."""
+    names = {"os": "overall survival", "ti_free": "RBC-TI-free survival",
+             "efs": "event-free survival"}
+    out: dict = {}
+    for key, name in names.items():
+        rates = oc[f"{key}_rate_at_months"]
+        out[key] = {
+            "events": str(oc[f"{key}_events"]),
+            "median": median_text(oc[f"{key}_median_months"], *oc[f"{key}_median_months_ci"],
+                                  level, oc[f"{key}_events"], "an event"),
+            "rate": {f"m{k}": with_ci(r["survival"], r["ci_low"], r["ci_high"], level,
+                                      pct=True) or _missing_estimate(r)
+                     for k, r in rates.items()},
+            "name": name,
+        }
+    out["aml"] = {
+        "events": str(oc["aml_events"]),
+        "cif": {f"m{k}": with_ci(r["cif"], r["ci_low"], r["ci_high"], level, pct=True)
+                or _missing_estimate(r) for k, r in oc["aml_cif_at_months"].items()},
+    }
+    out["definitions"] = {k: v.rstrip(".") for k, v in oc["definitions"].items()}
+    return out
+
+
 def narrative(synthetic: bool, file: str, n: str, median: str, events: str,
               retreated: str, regained: str) -> dict[str, str]:
     """The sentences that draw conclusions: what a reproduction shows on the synthetic cohort,
@@ -545,8 +570,8 @@ def retreat_texts(rt: dict) -> dict[str, str]:
 
 def build(results: dict, commit: str | None = None) -> dict:
     """All manuscript variables from a merged results dict (nested, every leaf a string)."""
-    c, ti, cy, rt = (results[s] for s in ("cohort", "ti_duration", "cytogenetics",
-                                          "retreatment"))
+    c, ti, cy, rt, oc = (results[s] for s in ("cohort", "ti_duration", "cytogenetics",
+                                              "retreatment", "outcomes"))
     meta = c["meta"]
     params = meta["parameters"]
     n = c["n_patients"]
@@ -566,7 +591,11 @@ def build(results: dict, commit: str | None = None) -> dict:
                        "from a simulated cohort calibrated to the published figures. It "
                        "describes no real patient.") if synthetic else
                       (f"Built from the registry extract {meta['data_file']}. Confidential: "
-                       "check the data-protection rules before sharing."),
+                       "check the data-protection rules before sharing."
+                       + ("" if params.get("min_cell") else
+                          " NO MINIMUM CELL SIZE was applied (MIN_CELL=0): counts of single "
+                          "patients may be shown; do not share this report outside the "
+                          "registry.")),
             "subtitle": "Reproduction on a synthetic cohort (not patient data)" if synthetic
                         else f"Analysis of {meta['data_file']}",
             "title_note": ": a reproduction on synthetic data" if synthetic else "",
@@ -659,6 +688,7 @@ def build(results: dict, commit: str | None = None) -> dict:
                         "course, which is not drawn when a minimum cell size is set"),
             **retreat_texts(rt),
         },
+        "outcomes": outcome_texts(oc, level),
         "published": _published(),
         "software": software(),
         "build": {"commit": commit if commit is not None else _git_commit(),
