@@ -1,4 +1,4 @@
-"""Shared fixture: one full render of tests/fixtures/minireport for the content tests."""
+"""Shared fixtures: one render of tests/fixtures/minireport; the Quarto cases are data only."""
 
 from __future__ import annotations
 
@@ -8,12 +8,19 @@ import pytest
 
 from lenstop.render import render
 
-from .helpers import EPOCH, FIXTURE
+from .helpers import EPOCH, copy_fixture
+
+# Quarto 1.7.34's reference inputs: never collected (their notebooks are not tests)
+collect_ignore_glob = ["cases/*"]
 
 
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    out = tmp_path_factory.mktemp("render-out")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]:
+    """(output folder, paths written) of one full render of the fixture manuscript."""
+    base = tmp_path_factory.mktemp("render-out")
+    proj = copy_fixture(base)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOURCE_DATE_EPOCH", EPOCH)
-        return render(FIXTURE, out)
+        mp.delenv("QUARTO_PROFILE", raising=False)
+        out = base / "_manuscript"
+        return out, render(proj, out)

@@ -1,8 +1,16 @@
-"""The render pipeline: shortcodes in Python, then pandoc + Lua filter, then Typst for the PDF."""
+"""The render pipeline: shortcodes in Python, pandoc with the Lua filter, Typst for the PDF.
+
+Writes what Quarto 1.7 writes for a manuscript project (the files readers open): the article
+as `index.html`, the PDF as `<article>.pdf`, and for each notebook an offline preview
+`<dir>/<name>-preview.html` plus a copy of the `.ipynb`. Everything is rendered in a temporary
+folder first; files in the output folder are replaced (one `os.replace` each) only when all
+formats succeeded, so a failed render leaves the last good report in place.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
+import html
 import logging
 import os
 import re
@@ -10,16 +18,19 @@ import subprocess
 import tempfile
 from collections.abc import Iterable
 from importlib import resources
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .embed import Embedder, notebook_title, read_notebook
 from .errors import RenderError
-from .notebooks import Embedder
+from .previews import preview_name, remote_resource, render_preview
 from .project import (
+    Notebook,
     Project,
     format_date,
+    include_in_header,
     load_project,
     merged_metadata,
     normalize_authors,
@@ -28,139 +39,75 @@ from .shortcodes import ShortcodeContext, resolve_markdown, resolve_metadata
 
 log = logging.getLogger(__name__)
 
-FORMATS = {"html": ("html", "html"), "pdf": ("typst", "pdf")}
-"""Public format name -> (pandoc/Quarto target, file extension)."""
-
-_STRIP_META = {"author", "authors", "affiliations", "date", "date-format", "bibliography", "csl",
-               "format", "execute", "jupyter", "engine", "metadata-files", "project",
-               "manuscript", "notebook-links", "notebook-view", "title-block-banner"}
+FORMATS = ("html", "pdf")
 
 
 def _asset(name: str) -> Path:
+    """A file shipped with this package (Lua filters, templates)."""
     return Path(str(resources.files("lenstop.render").joinpath(name)))
 
 
 def _pandoc_path() -> str:
-    try:
-        import pypandoc
-    except ImportError:  # pragma: no cover - pinned dependency
-        raise RenderError("pypandoc (pypandoc_binary) is not installed") from None
+    """The pandoc binary of pypandoc-binary (the pinned pandoc 3.9)."""
+    import pypandoc
+
     try:
         return pypandoc.get_pandoc_path()
-    except OSError as exc:  # pragma: no cover
+    except OSError as exc:  # pragma: no cover - pinned dependency
         raise RenderError(f"pandoc is not available: {exc}") from None
 
 
-# ------------------------------------------------------------------ metadata for pandoc
-
-def _resolve_resource(value: str, key: str, project: Project) -> str:
+def _resource(value: str, key: str, project: Project) -> Path:
+    """A bibliography or CSL file, next to the article or in the project folder."""
     for base in (project.article.parent, project.root):
-        path = (base / value).resolve()
-        if path.is_file():
-            return str(path)
-    raise RenderError(f"{key} file {value!r} not found (looked next to the article and in "
-                      "the project folder)", file=project.article)
+        if (base / value).is_file():
+            return (base / value).resolve()
+    raise RenderError(f"{key} file {value!r} not found (looked next to the article and in the "
+                      "project folder)", file=project.article)
 
 
 def _typst_str(text: str) -> str:
+    """A Typst string literal."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _plain(text: str) -> str:
-    """Markdown-ish metadata text reduced to plain text for PDF document properties."""
-    return re.sub(r"[*_`\[\]]", "", text).strip()
+    """Markdown-ish metadata text reduced to plain text (HTML <title>, PDF properties)."""
+    return " ".join(re.sub(r"[*_`\[\]]", "", text).split())
 
 
-def _pandoc_metadata(meta: dict[str, Any], target: str,
-                     project: Project) -> tuple[dict[str, Any], list[str]]:
-    """(metadata for the YAML block, extra pandoc arguments)."""
-    out = {k: v for k, v in meta.items() if k not in _STRIP_META}
-    authors, affiliations = normalize_authors(meta)
-    if authors:
-        out["author"] = [a["name"] for a in authors]
-        out["lenstop-authors"] = authors
-        corresponding = [a["name"] + (f" ({a['email']})" if a.get("email") else "")
-                         for a in authors if a.get("corresponding")]
-        if corresponding:
-            out["lenstop-corresponding"] = corresponding
-    if affiliations:
-        out["lenstop-affiliations"] = affiliations
-    date_text, day = format_date(meta.get("date"), meta.get("date-format"))
-    if date_text:
-        out["lenstop-date"] = date_text
-        out["date"] = day.isoformat() if day else date_text
-    if target == "html" and "toc" not in out:
-        out["toc"] = True
-    # file paths go on the command line: in the YAML block pandoc would read them as markdown
-    variables: list[str] = []
-    bib = meta.get("bibliography")
-    if bib:
-        for b in bib if isinstance(bib, list) else [bib]:
-            variables.append("--bibliography=" + _resolve_resource(str(b), "bibliography",
-                                                                   project))
-    if meta.get("csl"):
-        variables.append("--csl=" + _resolve_resource(str(meta["csl"]), "csl", project))
-    if target == "typst":
-        lang = str(meta.get("lang") or "en").replace("_", "-").split("-")
-        if re.fullmatch(r"[A-Za-z]{2,3}", lang[0]):
-            variables += ["-V", f"lenstop-typst-lang={lang[0].lower()}"]
-        if len(lang) > 1 and re.fullmatch(r"[A-Za-z]{2}", lang[1]):
-            variables += ["-V", f"lenstop-typst-region={lang[1].upper()}"]
-        parts = []
-        if authors:
-            parts.append("author: (" + ", ".join(_typst_str(_plain(a["name"])) for a in authors)
-                         + ",)")
-        kws = meta.get("keywords")
-        if isinstance(kws, list) and kws:
-            parts.append("keywords: (" + ", ".join(_typst_str(_plain(str(k))) for k in kws)
-                         + ",)")
-        if parts:
-            variables += ["-V", "lenstop-typst-docmeta=" + ", ".join(parts)]
-    return out, variables
+# ------------------------------------------------------------------ pandoc
 
-
-def _notebook_view(meta: dict[str, Any], project: Project) -> dict[str, dict[str, Any]]:
-    """Titles/urls for "Source:" links: `notebook-view`, then `manuscript.notebooks` entries."""
-    out: dict[str, dict[str, Any]] = {}
-    listed = (project.config.get("manuscript") or {}).get("notebooks") or []
-    for source in (listed, meta.get("notebook-view")):
-        if isinstance(source, list):
-            for entry in source:
-                if isinstance(entry, dict) and entry.get("notebook"):
-                    key = str(PurePosixPath(str(entry["notebook"])))
-                    out[key] = {**out.get(key, {}), **entry}
-    return out
-
-
-# ------------------------------------------------------------------ pandoc and typst
-
-def _line_of(text: str, needle: str) -> int | None:
-    m = re.search(re.escape(needle) + r"(?![\w-])", text)
-    return text.count("\n", 0, m.start()) + 1 if m else None
+def _line_of(source: str, needle: str, *, last: bool = False, word: bool = True) -> int | None:
+    """1-based line of `needle` in `source` (a whole label or key unless `word` is false)."""
+    hits = list(re.finditer(re.escape(needle) + (r"(?![\w-])" if word else ""), source))
+    if not hits:
+        return None
+    return source.count("\n", 0, hits[-1 if last else 0].start()) + 1
 
 
 def _filter_errors(stderr: str, project: Project) -> RenderError | None:
+    """The Lua filter's collected problems as one RenderError, with lines."""
     m = re.search(r"<<LENSTOP\n(.*?)\nLENSTOP>>", stderr, re.DOTALL)
     if not m:
         return None
-    source = project.article.read_text(encoding="utf-8")
     problems: list[tuple[int | None, str]] = []
-    for row in m.group(1).splitlines():
+    for row in dict.fromkeys(m.group(1).splitlines()):
         kind, key, message = (row.split("\t", 2) + ["", ""])[:3]
-        needle = {"xref": "@" + key, "meta": key, "image": key, "cond": key}.get(kind, "#" + key)
-        line = _line_of(source, needle)
-        if line is None and kind == "xref":
-            line = _line_of(source, "@" + key[:1].upper() + key[1:])
+        needle = {"dup": "#" + key, "caption": "#" + key}.get(kind, key)
+        line = _line_of(project.source, needle, last=kind == "dup",
+                        word=kind in ("xref", "cite", "dup", "caption")) if needle else None
         problems.append((line, message))
-    first_line = problems[0][0]
+    problems.sort(key=lambda p: (p[0] is None, p[0] or 0))
+    first = problems[0][0]
     if len(problems) == 1:
-        return RenderError(problems[0][1], file=project.article, line=first_line)
+        return RenderError(problems[0][1], file=project.article, line=first)
     text = "; ".join((f"line {ln}: " if ln else "") + msg for ln, msg in problems)
-    return RenderError(f"{len(problems)} problems: {text}", file=project.article,
-                       line=first_line)
+    return RenderError(f"{len(problems)} problems: {text}", file=project.article, line=first)
 
 
-def _run_pandoc(args: list[str], project: Project, cwd: Path) -> str:
+def _run_pandoc(args: list[str], project: Project, cwd: Path) -> None:
+    """Run pandoc; any filter problem, failure or warning is a RenderError."""
     proc = subprocess.run([_pandoc_path(), *args], cwd=cwd, capture_output=True, text=True,
                           encoding="utf-8", check=False)
     err = _filter_errors(proc.stderr, project)
@@ -169,25 +116,58 @@ def _run_pandoc(args: list[str], project: Project, cwd: Path) -> str:
     if proc.returncode != 0:
         raise RenderError(f"pandoc failed (exit {proc.returncode}): "
                           + " ".join(proc.stderr.split())[:1500], file=project.article)
-    source = project.article.read_text(encoding="utf-8")
-    missing = re.findall(r"\[WARNING\] Citeproc: citation (\S+) not found", proc.stderr)
-    if missing:
-        key = missing[0]
-        keys = ", ".join("@" + k for k in dict.fromkeys(missing))
-        raise RenderError(f"citation {keys} not found in the bibliography",
-                          file=project.article, line=_line_of(source, "@" + key))
-    for pattern, what in ((r"\[WARNING\] Could not fetch resource (.*)", "resource not found"),
-                          (r"\[WARNING\] Duplicate identifier '?([^'\n]*)", "duplicate id")):
-        hit = re.search(pattern, proc.stderr)
-        if hit:
-            raise RenderError(f"pandoc: {what}: {hit.group(1).strip()}", file=project.article)
-    for line in proc.stderr.splitlines():
-        if line.strip():
-            log.warning("pandoc: %s", line.strip())
-    return proc.stderr
+    warnings = [ln.strip() for ln in proc.stderr.splitlines() if ln.strip()]
+    if warnings:
+        raise RenderError("pandoc warned: " + " ".join(" ".join(warnings).split())[:1500],
+                          file=project.article)
+
+
+def _pandoc_args(meta: dict[str, Any], project: Project, fmt: str, workdir: Path,
+                 body: str) -> tuple[list[str], dict[str, Any]]:
+    """(command-line arguments, metadata block) shared by both formats."""
+    pmeta: dict[str, Any] = {k: meta[k] for k in ("title", "subtitle", "abstract", "toc",
+                                                    "toc-depth", "papersize", "fontsize")
+                             if meta.get(k) is not None}
+    if isinstance(meta.get("keywords"), list):
+        pmeta["keywords"] = [str(k) for k in meta["keywords"]]
+    authors = normalize_authors(meta)
+    if authors:
+        pmeta["lenstop-authors"] = authors
+        pmeta["author"] = [a["name"] for a in authors]
+        pmeta["lenstop-author-heading"] = "Author" if len(authors) == 1 else "Authors"
+        n_affs = len({a for au in authors for a in au["affiliations"]})
+        pmeta["lenstop-affiliation-heading"] = "Affiliation" if n_affs <= 1 else "Affiliations"
+    date_text, _ = format_date(meta.get("date"), meta.get("date-format"), fmt)
+    if date_text:
+        pmeta["lenstop-date"] = date_text
+    src = workdir / "input.md"
+    src.write_text("---\n" + yaml.safe_dump(pmeta, sort_keys=True, allow_unicode=True,
+                                            width=10_000) + "---\n\n" + body + "\n",
+                   encoding="utf-8")
+    numbered = meta.get("number-sections") is True
+    typst_numbering = numbered or bool(meta.get("section-numbering"))
+    args = [str(src), "--from", "markdown", "--standalone", "--wrap=none",
+            "--data-dir", str(workdir / "pandoc-data"),
+            "--lua-filter", str(_asset("quarto_subset.lua")),
+            "--metadata", f"lenstop-format={fmt}",
+            "--metadata", f"lenstop-docdir={project.article.parent}",
+            "--metadata", f"lenstop-number-sections={str(numbered).lower()}",
+            "--metadata", f"lenstop-typst-numbering={str(typst_numbering).lower()}",
+            "--metadata", f"lenstop-notebook-links={str(_links(meta) is not False).lower()}"]
+    bib = meta.get("bibliography")
+    for b in bib if isinstance(bib, list) else ([bib] if bib else []):
+        args.append(f"--bibliography={_resource(str(b), 'bibliography', project)}")
+    if meta.get("csl"):
+        args.append(f"--csl={_resource(str(meta['csl']), 'csl', project)}")
+    for i, text in enumerate(include_in_header(project, meta)):
+        inc = workdir / f"header-{i}.txt"
+        inc.write_text(text, encoding="utf-8")
+        args += ["--include-in-header", str(inc)]
+    return args, pmeta
 
 
 def _pdf_timestamp(day: _dt.date | None) -> int:
+    """PDF creation time: SOURCE_DATE_EPOCH, else the document date, else 0."""
     sde = os.environ.get("SOURCE_DATE_EPOCH")
     if sde:
         try:
@@ -200,70 +180,181 @@ def _pdf_timestamp(day: _dt.date | None) -> int:
 
 
 def _compile_typst(typ: Path, timestamp: int, project: Project) -> bytes:
+    """Typst -> PDF bytes with bundled fonts only; Typst warnings are errors."""
     import typst
 
     try:
-        pdf = typst.compile(str(typ), root="/", font_paths=[], ignore_system_fonts=True,
-                            format="pdf", timestamp=timestamp)
+        pdf, warnings = typst.compile_with_warnings(
+            str(typ), root="/", font_paths=[], ignore_system_fonts=True, format="pdf",
+            timestamp=timestamp)
     except typst.TypstError as exc:
-        detail = " ".join(f"{exc.message} {getattr(exc, 'diagnostic', '')}".split())
+        detail = " ".join(f"{exc.message} {getattr(exc, 'hints', '')}".split())
         raise RenderError(f"Typst could not compile the PDF: {detail[:1500]}",
                           file=project.article) from None
-    except RuntimeError as exc:
-        raise RenderError(f"Typst could not compile the PDF: {exc}", file=project.article) \
-            from None
+    if warnings:
+        text = "; ".join(" ".join(f"{w.message} {w.hints}".split()) for w in warnings)
+        raise RenderError(f"Typst warned: {text[:1500]}", file=project.article)
     assert isinstance(pdf, bytes)
     return pdf
 
 
-def _render_one(project: Project, target: str, workdir: Path) -> bytes:
-    workdir.mkdir(parents=True, exist_ok=True)
-    source = project.article.read_text(encoding="utf-8")
-    meta = merged_metadata(project, target)
-    meta = resolve_metadata(meta, ShortcodeContext(project.variables, {}, target),
-                            project.article, source)
-    links = meta.get("notebook-links", True)
-    embedder = Embedder(project_root=project.root, doc_dir=project.article.parent, fmt=target,
-                        workdir=workdir, notebook_view=_notebook_view(meta, project),
-                        notebook_links=links in (True, "inline"))
-    ctx = ShortcodeContext(project.variables, meta, target, embed=embedder)
+# ------------------------------------------------------------------ the two formats
+
+def _links(meta: dict[str, Any]) -> bool | str:
+    """`notebook-links` (true, false, inline, global); false without previews."""
+    return False if meta.get("notebook-view") is False else meta.get("notebook-links", True)
+
+
+def _notebook_titles(project: Project) -> dict[str, str]:
+    """Listed notebooks -> title (listed title, else its own, else the name)."""
+    titles = {}
+    for nb in project.notebooks:
+        titles[nb.rel] = nb.title or notebook_title(read_notebook(nb.path)) or nb.path.name
+    return titles
+
+
+def _body(project: Project, meta: dict[str, Any], fmt: str,
+          workdir: Path) -> tuple[str, dict[str, Any], Embedder]:
+    """The metadata and the body with shortcodes resolved for one format."""
+    ctx = ShortcodeContext(project.variables, {}, fmt)
+    meta = resolve_metadata(meta, ctx, project.article, project.source)
+    links = _links(meta)
+    embedder = Embedder(project_root=project.root, doc_dir=project.article.parent, fmt=fmt,
+                        workdir=workdir, titles=_notebook_titles(project),
+                        listed={nb.rel for nb in project.notebooks},
+                        inline_links=links in (True, "inline"))
+    ctx = ShortcodeContext(project.variables, meta, fmt, embed=embedder)
     body = resolve_markdown(project.body, ctx, project.article, project.body_first_line)
-    pmeta, variables = _pandoc_metadata(meta, target, project)
-    doc = ("---\n" + yaml.safe_dump(pmeta, sort_keys=True, allow_unicode=True, width=10_000)
-           + "---\n\n" + body + "\n")
-    src = workdir / "input.md"
-    src.write_text(doc, encoding="utf-8")
-    datadir = workdir / "pandoc-data"
-    datadir.mkdir(exist_ok=True)
-    args = [str(src), "--from", "markdown", "--standalone",
-            "--lua-filter", str(_asset("quarto_subset.lua")), "--citeproc",
-            "--data-dir", str(datadir),
-            "--metadata", f"lenstop-format={target}",
-            "--metadata", f"lenstop-docdir={project.article.parent}",
-            *variables]
-    if pmeta.get("toc"):
-        args += ["--toc", f"--toc-depth={int(pmeta.get('toc-depth', 3))}"]
-    if target == "html":
-        css = workdir / "style.html"
-        css.write_text("<style>\n" + _asset("templates/style.css").read_text("utf-8")
-                       + "</style>\n", encoding="utf-8")
-        out = workdir / "report.html"
-        args += ["--to", "html5", "--template", str(_asset("templates/template.html")),
-                 "--embed-resources", "--section-divs", "--mathml", "--wrap=none",
-                 "--include-in-header", str(css), "--output", str(out)]
-        _run_pandoc(args, project, workdir)
-        return out.read_bytes()
-    out = workdir / "report.typ"
-    args += ["--to", "typst", "--template", str(_asset("templates/template.typ")),
+    return body, meta, embedder
+
+
+def _previews(project: Project, meta: dict[str, Any],
+              embedder: Embedder) -> list[tuple[Notebook, str]]:
+    """(notebook, title) of every notebook with a preview, in Quarto's order."""
+    if meta.get("notebook-view") is False:
+        return []
+    titles = _notebook_titles(project)
+    notebooks = list(project.notebooks)
+    for rel in sorted(embedder.used):
+        if rel not in titles:
+            path = project.root / rel
+            notebooks.append(Notebook(path, rel))
+            titles[rel] = notebook_title(read_notebook(path)) or path.name
+    listed = sorted((nb for nb in notebooks if nb.order is not None),
+                    key=lambda nb: nb.order or 0)
+    others = sorted((nb for nb in notebooks if nb.order is None),
+                    key=lambda nb: titles[nb.rel].casefold())
+    return [(nb, titles[nb.rel]) for nb in listed + others]
+
+
+def _render_html(project: Project, workdir: Path, pdf_name: str | None) -> dict[str, bytes]:
+    """index.html, the notebook previews and their .ipynb copies, as bytes."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    meta = merged_metadata(project, "html")
+    body, meta, embedder = _body(project, meta, "html", workdir)
+    args, pmeta = _pandoc_args(meta, project, "html", workdir, body)
+    previews = _previews(project, meta, embedder)
+    if pdf_name:
+        args += ["-V", f'lenstop-other-formats=<p><a href="{html.escape(pdf_name)}">Typst</a>'
+                       "</p>"]
+    if previews and _links(meta) in (True, "global"):
+        items = "".join(f'<li><a href="{html.escape(preview_name(nb.rel))}">'
+                        f"{html.escape(title)}</a></li>" for nb, title in previews)
+        args += ["-V", f"lenstop-notebooks=<ul>{items}</ul>"]
+    css = workdir / "style.html"
+    css.write_text("<style>\n" + _asset("templates/style.css").read_text("utf-8")
+                   + "</style>\n", encoding="utf-8")
+    out = workdir / "index.html"
+    args += ["--to", "html5", "--template", str(_asset("templates/article.html")),
+             "--section-divs", "--embed-resources", "--mathml", "--include-in-header", str(css),
+             "--metadata", "pagetitle=" + _plain(str(meta.get("title") or project.article.stem)),
              "--output", str(out)]
+    if meta.get("toc") is True:
+        args += ["--toc", f"--toc-depth={int(meta.get('toc-depth', 3))}"]
+    if meta.get("bibliography"):
+        args.append("--citeproc")
     _run_pandoc(args, project, workdir)
-    _, day = format_date(meta.get("date"), None)
+    page = out.read_text(encoding="utf-8")
+    remote = remote_resource(page)
+    if remote is not None:
+        raise RenderError(f"the HTML would load a resource over the network ({remote!r})",
+                          file=project.article)
+    files = {"index.html": page.encode("utf-8")}
+    for nb, title in previews:
+        notebook = read_notebook(nb.path)
+        files[preview_name(nb.rel)] = render_preview(notebook, nb.rel, title)
+        files[nb.rel] = nb.path.read_bytes()
+    return files
+
+
+def _render_pdf(project: Project, workdir: Path) -> bytes:
+    """The PDF as bytes: pandoc to Typst (as Quarto writes it), then Typst."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    meta = merged_metadata(project, "typst")
+    body, meta, _ = _body(project, meta, "typst", workdir)
+    args, pmeta = _pandoc_args(meta, project, "typst", workdir, body)
+    citeproc = meta.get("citeproc") is True
+    if meta.get("bibliography") and not citeproc:
+        bib = meta["bibliography"]
+        for b in bib if isinstance(bib, list) else [bib]:
+            path = _resource(str(b), "bibliography", project)
+            if path.suffix not in (".bib", ".yml", ".yaml"):
+                raise RenderError(f"Typst reads only .bib and .yml bibliographies, not "
+                                  f"{path.name} (or set `citeproc: true` in format typst)",
+                                  file=project.article)
+            args += ["-V", f"lenstop-bibliography={path}"]
+        if meta.get("csl"):
+            args += ["-V", f"lenstop-csl={_resource(str(meta['csl']), 'csl', project)}"]
+    parts = []
+    if meta.get("title"):
+        parts.append("title: " + _typst_str(_plain(str(meta["title"]))))
+    if pmeta.get("author"):
+        parts.append("author: (" + "".join(_typst_str(_plain(a)) + ", "
+                                           for a in pmeta["author"]) + ")")
+    if pmeta.get("keywords"):
+        parts.append("keywords: (" + "".join(_typst_str(_plain(k)) + ", "
+                                             for k in pmeta["keywords"]) + ")")
+    if parts:
+        args += ["-V", "lenstop-docmeta=" + ", ".join(parts)]
+    margin = meta.get("margin")
+    if isinstance(margin, dict):
+        args += ["-V", "lenstop-margin=" + "".join(f"{k}: {v}, " for k, v in margin.items())]
+    if str(meta.get("lang", "en")) == "en-GB":
+        args += ["-V", "lenstop-region=GB"]
+    numbering = meta.get("section-numbering") or ("1.1.a" if meta.get("number-sections")
+                                                  else None)
+    if numbering:
+        args += ["-V", f"lenstop-sectionnumbering={numbering}"]
+    out = workdir / "report.typ"
+    args += ["--to", "typst-citations" if citeproc else "typst",
+             "--template", str(_asset("templates/article.typ"))]
+    if citeproc and meta.get("bibliography"):
+        args.append("--citeproc")
+    args += ["--lua-filter", str(_asset("typst_tables.lua")), "--output", str(out)]
+    _run_pandoc(args, project, workdir)
+    _, day = format_date(meta.get("date"), None, "typst")
     return _compile_typst(out, _pdf_timestamp(day), project)
+
+
+def _resources(project: Project) -> dict[str, bytes]:
+    """`project: resources:` globs: files copied into the output folder, as Quarto does."""
+    globs = (project.config.get("project") or {}).get("resources") or []
+    files = {}
+    for pattern in globs if isinstance(globs, list) else [globs]:
+        matches = [p for p in sorted(project.root.glob(str(pattern))) if p.is_file()]
+        if not matches:
+            raise RenderError(f"project resources {pattern!r} match no file",
+                              file=project.root / "_quarto.yml")
+        for path in matches:
+            files[path.relative_to(project.root).as_posix()] = path.read_bytes()
+    return files
 
 
 # ------------------------------------------------------------------ public API
 
 def _atomic_write(dest: Path, data: bytes) -> None:
+    """Write `data` to `dest` through a temporary file and one os.replace."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -278,31 +369,32 @@ def _atomic_write(dest: Path, data: bytes) -> None:
 
 
 def render(project_dir: Path, out_dir: Path, *, variables: dict[str, Any] | None = None,
-           formats: Iterable[str] = ("html", "pdf")) -> dict[str, Path]:
-    """Render the manuscript project at `project_dir` into `out_dir`.
+           formats: Iterable[str] = FORMATS,
+           profile: str | list[str] | None = None) -> list[Path]:
+    """Render the manuscript project at `project_dir` into `out_dir`; return the paths written.
 
-    Returns {"html": out_dir/<article>.html, "pdf": out_dir/<article>.pdf} for the formats
-    asked. `variables` replaces `_variables.yml` when given. Every format is rendered in a
-    temporary folder first; files in `out_dir` are replaced (atomically, one `os.replace`
-    each) only when all formats succeeded, so a failed render leaves the last good report.
-    Raises `RenderError` for anything wrong with the sources.
+    `formats` is a subset of ("html", "pdf"): HTML writes `index.html` and the notebook
+    previews with their `.ipynb`, PDF writes `<article>.pdf`. `variables` replaces
+    `_variables.yml`; `profile` (else QUARTO_PROFILE) selects `_quarto-<profile>.yml`.
+    Raises `RenderError` for anything Quarto 1.7 would not render cleanly.
     """
     formats = tuple(formats)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
-        raise RenderError(f"unknown format(s) {unknown or formats!r}; choose from "
-                          f"{sorted(FORMATS)}")
-    project = load_project(Path(project_dir), variables)
-    out_dir = Path(out_dir)
-    rendered: dict[str, bytes] = {}
+        raise RenderError(f"unknown format(s) {unknown or formats!r}; choose from {FORMATS}")
+    project = load_project(Path(project_dir), variables, profile)
+    pdf_name = project.article.stem + ".pdf"
+    files: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="lenstop-render-") as tmp:
-        for fmt in formats:
-            target, _ = FORMATS[fmt]
-            rendered[fmt] = _render_one(project, target, Path(tmp) / target)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths: dict[str, Path] = {}
-    for fmt, data in rendered.items():
-        dest = out_dir / f"{project.article.stem}.{FORMATS[fmt][1]}"
-        _atomic_write(dest, data)
-        paths[fmt] = dest
-    return paths
+        if "html" in formats:
+            files.update(_render_html(project, Path(tmp) / "html",
+                                      pdf_name if "pdf" in formats else None))
+        if "pdf" in formats:
+            files[pdf_name] = _render_pdf(project, Path(tmp) / "typst")
+    files.update(_resources(project))
+    out_dir = Path(out_dir)
+    written = []
+    for rel in sorted(files):
+        _atomic_write(out_dir / rel, files[rel])
+        written.append(out_dir / rel)
+    return written

@@ -1,25 +1,19 @@
 --[[
-quarto_subset.lua - the Quarto features lenstop's fallback renderer supports, as one pandoc
-Lua filter. It must run BEFORE --citeproc (cross-references look like citations).
+quarto_subset.lua - the Quarto 1.7 manuscript features lenstop's fallback renderer supports,
+as one pandoc Lua filter. It runs BEFORE citeproc (cross-references look like citations).
 
-Parameters (pandoc -M): lenstop-format = "html" | "typst", lenstop-docdir = absolute folder
-of the article (relative image paths resolve against it).
+Metadata set by the renderer: lenstop-format ("html" | "typst"), lenstop-docdir (folder of
+the article), lenstop-number-sections (HTML heading numbers), lenstop-typst-numbering (Typst
+numbers headings), lenstop-notebook-links (not false: link embeds to their notebook cells).
 
-Steps, in order:
-  1. conditional content (.content-visible / .content-hidden with when-/unless-format and
-     when-/unless-meta) on divs, spans and code blocks;
-  2. Quarto's div form of figures and tables (::: {#fig-x} ... caption :::), including the
-     divs written by {{< embed >}} (raw HTML tables are parsed into pandoc tables here);
-     image paths made absolute, fig-alt applied as alt text;
-  3. callouts (.callout-note/-warning/-important/-tip/-caution) -> styled boxes;
-  4. numbering of sections, figures (#fig-) and tables (#tbl-) in source order, as Quarto;
-     captions prefixed "Figure N: ", headings prefixed when number-sections is true;
-  5. @fig-x / @tbl-x / @sec-x (and [-@fig-x], [Fig @fig-x], @Fig-x) -> "Figure N" links;
-  6. .appendix sections moved after the reference list, under an "Appendices" heading;
-     a #refs div (with a "References" heading) is added when the text cites something;
-  7. (HTML) "Source: notebook" links under embedded outputs.
-Problems are collected and raised together as one error between <<LENSTOP and LENSTOP>>,
-one per line, tab-separated: kind, key, message.
+Steps: refuse what is not supported; table cells holding one shortcode become paragraphs;
+floats (#fig-, #tbl-: embeds, div form, `![](){#fig-}`, `: caption {#tbl-}`); callouts
+(note, warning); numbering as Quarto does it (HTML; Typst numbers its own); cross-references
+@fig-x / @tbl-x / @sec-x; HTML back matter (appendix block after the references, the
+bibliography at the end when there is no #refs div, a warning callout before the first
+heading lifted above the table of contents); Typst floats as Quarto writes them
+(#figure(..., kind: "quarto-float-fig")). Problems are collected and raised together between
+<<LENSTOP and LENSTOP>>, one per line: kind TAB key TAB message.
 ]]
 
 local stringify = pandoc.utils.stringify
@@ -28,127 +22,101 @@ local FORMAT = "html"
 local DOCDIR = "."
 local META = nil
 local errors = {}
-local appendix_style_none = false
 local NBSP = "\u{a0}"
 
 local function fail(kind, key, message)
   table.insert(errors, kind .. "\t" .. key .. "\t" .. message)
 end
 
-local function meta_lookup(meta, dotted)
-  local node = meta
-  for part in string.gmatch(dotted, "[^%.]+") do
-    if type(node) ~= "table" then return nil, false end
-    local nxt = node[part]
-    if nxt == nil then return nil, false end
-    node = nxt
-  end
-  return node, true
-end
-
-local function meta_text(dotted, default)
-  local value, found = meta_lookup(META, dotted)
-  if not found or value == nil then return default end
-  if type(value) == "boolean" then return tostring(value) end
-  local s = stringify(value)
-  if s == "" then return default end
-  return s
-end
-
 local function has_class(el, cls)
-  for _, c in ipairs(el.classes) do
+  for _, c in ipairs(el.classes or {}) do
     if c == cls then return true end
   end
   return false
 end
 
--------------------------------------------------------------------------- 1. conditionals
-
-local function format_matches(name)
-  name = name:match("^%s*(.-)%s*$")
-  if name == "html" or name == "html:js" or name == "html5" then return FORMAT == "html" end
-  if name == "typst" then return FORMAT == "typst" end
-  -- Quarto's aliases: "pdf"/"latex" mean LaTeX output, never Typst; other formats never match
-  return false
+local function flag(name)
+  local v = META[name]
+  return v == true or (v ~= nil and stringify(v) == "true")
 end
 
-local function meta_truthy(key)
-  local value, found = meta_lookup(META, key)
-  if not found then
-    fail("meta", key, "when-meta/unless-meta refers to metadata key '" .. key ..
-      "', which is not set (set it to true or false in the front matter, _quarto.yml or a " ..
-      "metadata-files file)")
-    return false
-  end
-  if type(value) ~= "boolean" then
-    fail("meta", key, "when-meta/unless-meta key '" .. key .. "' must be a boolean (true or " ..
-      "false), got '" .. stringify(value) .. "'")
-    return false
-  end
-  return value
+local function float_kind(id)
+  if id:match("^fig%-") then return "fig" end
+  if id:match("^tbl%-") then return "tbl" end
+  return nil
 end
 
-local function conditions_hold(el)
-  local a = el.attributes
-  for _, unsupported in ipairs({"when-profile", "unless-profile"}) do
-    if a[unsupported] then
-      fail("cond", unsupported, unsupported .. " is not supported by this renderer")
+-------------------------------------------------------------------------- 1. refuse
+
+local XREF_TYPES = {fig = true, tbl = true, sec = true, eq = true, lst = true, thm = true,
+  lem = true, cor = true, prp = true, cnj = true, def = true, exm = true, exr = true,
+  nte = true, wrn = true, imp = true, tip = true, cau = true}
+
+local function check_attrs(el)
+  for _, c in ipairs(el.classes) do
+    if c == "content-visible" or c == "content-hidden" then
+      fail("cond", c, "conditional content (." .. c .. ") is not supported by this renderer")
+    end
+    local kind = c:match("^callout%-(%a+)$")
+    if kind and kind ~= "note" and kind ~= "warning" then
+      fail("callout", c, "only callout-note and callout-warning are supported, not ." .. c)
     end
   end
-  local ok = true
-  if a["when-format"] then ok = ok and format_matches(a["when-format"]) end
-  if a["unless-format"] then ok = ok and not format_matches(a["unless-format"]) end
-  if a["when-meta"] then ok = ok and meta_truthy(a["when-meta"]) end
-  if a["unless-meta"] then ok = ok and not meta_truthy(a["unless-meta"]) end
-  return ok
-end
-
-local function conditional(el)
-  local visible_cls = has_class(el, "content-visible")
-  local hidden_cls = has_class(el, "content-hidden")
-  if not visible_cls and not hidden_cls then return nil end
-  local hold = conditions_hold(el)
-  local show = (visible_cls and hold) or (hidden_cls and not hold)
-  if not show then
-    return {}
-  end
-  if el.t == "CodeBlock" then
-    el.classes = el.classes:filter(function(c)
-      return c ~= "content-visible" and c ~= "content-hidden"
-    end)
-    for _, k in ipairs({"when-format", "unless-format", "when-meta", "unless-meta"}) do
-      el.attributes[k] = nil
+  if el.t == "Div" and (has_class(el, "callout-note") or has_class(el, "callout-warning")) then
+    for k, _ in pairs(el.attributes) do
+      if k ~= "title" then
+        fail("callout", k, "callout attribute '" .. k .. "' is not supported (only title)")
+      end
     end
-    return el
   end
-  return el.content
 end
 
-local conditional_filter = {
-  traverse = "topdown",
-  Div = conditional,
-  Span = conditional,
-  CodeBlock = conditional,
+local refuse_filter = {
+  Div = function(d) check_attrs(d) end,
+  Span = function(s) check_attrs(s) end,
+  CodeBlock = function(c) check_attrs(c) end,
+  Note = function() fail("note", "[^", "footnotes are not supported by this renderer") end,
 }
 
--------------------------------------------------------------------------- 2. figures/tables
+-------------------------------------------------------------------------- 2. table cells
 
-local function is_caption_block(b)
-  return b and (b.t == "Para" or b.t == "Plain")
+local CELL_CLASS = "lenstop-cellpara"
+
+local function cell_paragraphs(tbl)
+  local function fix_cell(cell)
+    local b = cell.contents
+    if #b == 1 and b[1].t == "Plain" and #b[1].content == 1 and b[1].content[1].t == "Span"
+        and has_class(b[1].content[1], CELL_CLASS) then
+      cell.contents = {pandoc.Para(b[1].content[1].content)}
+    end
+    return cell
+  end
+  local function fix_rows(rows)
+    for _, row in ipairs(rows) do
+      for i, cell in ipairs(row.cells) do row.cells[i] = fix_cell(cell) end
+    end
+  end
+  fix_rows(tbl.head.rows)
+  for _, body in ipairs(tbl.bodies) do fix_rows(body.body) end
+  return tbl
 end
+
+local cell_filter = {
+  Table = cell_paragraphs,
+  Span = function(s) if has_class(s, CELL_CLASS) then return s.content end end,
+}
+
+-------------------------------------------------------------------------- 3. floats
 
 local function fix_image(img)
   local src = img.src
   if src:match("^%a[%w+.-]*:") then
     if not src:match("^data:") then
-      fail("image", src, "image '" .. src .. "' is remote; only local files can be embedded")
+      fail("image", src, "image '" .. src .. "' is remote; only local files are supported")
     end
   else
-    -- pandoc percent-encodes destinations (spaces -> %20); the file system needs the real path
     src = src:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end)
-    if src:sub(1, 1) ~= "/" then
-      src = DOCDIR .. "/" .. src
-    end
+    if src:sub(1, 1) ~= "/" then src = DOCDIR .. "/" .. src end
     img.src = src
     local fh = io.open(src, "rb")
     if fh then fh:close() else
@@ -156,249 +124,176 @@ local function fix_image(img)
     end
   end
   local alt = img.attributes["fig-alt"]
-  if alt then
-    img.attributes["fig-alt"] = nil
+  img.attributes["fig-alt"] = nil
+  if FORMAT == "html" and alt then
     img.attributes["alt"] = alt
   end
+  img.caption = {}
   return img
 end
 
--- The image blocks of a figure div: unwrap an implicit figure / a lone image paragraph.
-local function figure_body(blocks)
-  local out = pandoc.List()
-  for _, b in ipairs(blocks) do
-    if b.t == "Figure" then
-      out:extend(b.content)
-    elseif b.t == "Para" then
-      out:insert(pandoc.Plain(b.content))
-    else
-      out:insert(b)
+-- copy an embed's notebook link attributes onto the float it holds
+local function embed_attrs(div)
+  if not has_class(div, "quarto-embed-nb-cell") then return nil end
+  for _, b in ipairs(div.content) do
+    if b.t == "Div" and float_kind(b.identifier) then
+      for k, v in pairs(div.attributes) do b.attributes[k] = v end
     end
   end
-  return out
+  return div
 end
 
--- HTML outputs of notebook cells (pandas, great_tables) -> pandoc blocks. Their <style>
--- elements and wrapper divs are dropped (great_tables' CSS is not scoped to its table), and
--- tables lose their classes and inline styles, so the document's own style applies.
-local drop_raw = {
-  RawInline = function() return {} end,
-  RawBlock = function() return {} end,
-  Table = function(t)
-    t.attr = pandoc.Attr(t.identifier, {}, {})
-    return t
-  end,
-}
+-- a float: a Div with the float's id and content; its caption is kept in `captions`
+local captions = {}   -- id -> caption inlines
 
-local function raw_html_to_blocks(blocks)
-  local out = pandoc.List()
-  for _, b in ipairs(blocks) do
-    if b.t == "RawBlock" and (b.format == "html" or b.format == "html5") then
-      local parsed = pandoc.read(b.text, "html").blocks:walk(drop_raw)
-      parsed = parsed:walk({
-        Div = function(d) return d.content end,
-        Plain = function(p) if #p.content == 0 then return {} end end,
-      })
-      out:extend(parsed)
-    else
-      out:insert(b)
-    end
-  end
-  return out
-end
-
-local function find_tables(blocks)
-  local found = pandoc.List()
-  pandoc.Blocks(blocks):walk({
-    Table = function(t) found:insert(t) end,
-  })
-  return found
+local function make_float(kind, id, content, attributes)
+  return pandoc.Div(content, pandoc.Attr(id, {"lenstop-float", "lenstop-float-" .. kind},
+    attributes or {}))
 end
 
 local function div_float(div)
-  local id = div.identifier
-  local is_fig = id:match("^fig%-") ~= nil
-  local is_tbl = id:match("^tbl%-") ~= nil
-  local embed = has_class(div, "lenstop-embed")
-  if not is_fig and not is_tbl then
-    if embed then
-      return raw_html_to_blocks(div.content)  -- unnumbered embed
-    end
-    return nil
-  end
+  local kind = float_kind(div.identifier)
+  if not kind or has_class(div, "lenstop-float") then return nil end
   local blocks = pandoc.List(div.content)
-  if embed then blocks = raw_html_to_blocks(blocks) end
-  local caption = nil
-  if #blocks > 1 and is_caption_block(blocks[#blocks]) then
-    caption = blocks:remove(#blocks).content
-  end
-  local srcattrs = {}
-  for k, v in pairs(div.attributes) do srcattrs[k] = v end
-  if is_fig then
-    local body = figure_body(blocks)
-    if not caption then
-      -- ::: {#fig-x} with a captioned image inside: take the image's caption
-      for _, b in ipairs(blocks) do
-        if b.t == "Figure" and #b.caption.long > 0 then
-          caption = pandoc.utils.blocks_to_inlines(b.caption.long)
-        end
-      end
-    end
-    if not caption then
-      fail("caption", id, "figure '" .. id .. "' has no caption (Quarto cross-references " ..
-        "need one: the last paragraph of the div)")
-      caption = {}
-    end
-    local classes = div.classes:filter(function(c) return c ~= "lenstop-embed" end)
-    return pandoc.Figure(body, {pandoc.Plain(caption)},
-      pandoc.Attr(id, classes, srcattrs))
-  end
-  local tables = find_tables(blocks)
-  if #tables ~= 1 then
-    fail("table", id, "table div '" .. id .. "' must contain exactly one table, found " ..
-      #tables)
+  local last = blocks[#blocks]
+  if #blocks < 2 or not (last.t == "Para" or last.t == "Plain") then
+    fail("caption", div.identifier, "'" .. div.identifier .. "' needs a caption: the last " ..
+      "paragraph of its div")
     return nil
   end
-  local tbl = tables[1]
-  if not caption then
-    if #tbl.caption.long > 0 then
-      caption = pandoc.utils.blocks_to_inlines(tbl.caption.long)
+  blocks:remove(#blocks)
+  captions[div.identifier] = last.content
+  local content = pandoc.List()
+  for _, b in ipairs(blocks) do
+    if b.t == "RawBlock" and (b.format == "html" or b.format == "html5") then
+      -- notebook HTML output (pandas, great_tables): read into pandoc tables, styles dropped
+      local parsed = pandoc.read(b.text, "html").blocks:walk({
+        RawBlock = function() return {} end,
+        RawInline = function() return {} end,
+        Table = function(t) t.attr = pandoc.Attr("", {}, {}); return t end,
+      }):walk({
+        Div = function(d) return d.content end,
+        Plain = function(p) if #p.content == 0 then return {} end end,
+      })
+      content:extend(parsed)
+    elseif b.t == "Figure" then
+      content:extend(b.content)
+    elseif b.t == "Para" and kind == "fig" then
+      content:insert(pandoc.Plain(b.content))
     else
-      fail("caption", id, "table '" .. id .. "' has no caption (the last paragraph of the div)")
-      caption = {}
+      content:insert(b)
     end
   end
-  tbl.identifier = id
-  tbl.caption.long = {pandoc.Plain(caption)}
-  for k, v in pairs(srcattrs) do tbl.attributes[k] = v end
-  -- keep blocks beside the table (e.g. pandas' "60 rows x 2 columns" note) in place
-  for i, b in ipairs(blocks) do
-    if b.t == "Table" then
-      blocks[i] = tbl
-      return blocks
+  if kind == "tbl" then
+    local n = 0
+    pandoc.Blocks(content):walk({Table = function() n = n + 1 end})
+    if n ~= 1 then
+      fail("table", div.identifier, "'" .. div.identifier .. "' must hold exactly one table, " ..
+        "found " .. n)
     end
   end
-  return tbl
+  return make_float(kind, div.identifier, content, div.attributes)
 end
 
-local float_filter = {
-  Div = div_float,
-  Image = fix_image,
-}
-
--------------------------------------------------------------------------- 3. callouts
-
-local CALLOUT_KINDS = {note = "Note", warning = "Warning", important = "Important",
-  tip = "Tip", caution = "Caution"}
-
-local function typst_inlines(inlines)
-  local text = pandoc.write(pandoc.Pandoc({pandoc.Plain(inlines)}), "typst")
-  return (text:gsub("%s+$", ""))
+local function figure_float(fig)
+  local kind = float_kind(fig.identifier)
+  if kind ~= "fig" then
+    fail("figure", stringify(fig.caption.long):sub(1, 20),
+      "a captioned image needs a #fig- label to be a Quarto figure (or no caption)")
+    return nil
+  end
+  captions[fig.identifier] = pandoc.utils.blocks_to_inlines(fig.caption.long)
+  local content = pandoc.List()
+  for _, b in ipairs(fig.content) do
+    content:insert(b.t == "Para" and pandoc.Plain(b.content) or b)
+  end
+  return make_float("fig", fig.identifier, content, fig.attributes)
 end
+
+local function table_float(tbl)
+  local caption = pandoc.utils.blocks_to_inlines(tbl.caption.long)
+  local kind = float_kind(tbl.identifier)
+  if #caption == 0 then
+    if kind then fail("caption", tbl.identifier, "table '" .. tbl.identifier ..
+      "' needs a caption") end
+    return nil
+  end
+  if kind ~= "tbl" then
+    fail("table", stringify(caption):sub(1, 20), "a captioned table needs a #tbl- label")
+    return nil
+  end
+  local id = tbl.identifier
+  captions[id] = caption
+  tbl.caption.long = {}
+  tbl.identifier = ""
+  return make_float("tbl", id, {tbl}, {})
+end
+
+-------------------------------------------------------------------------- 4. callouts
+
+local CALLOUT_TITLES = {note = "Note", warning = "Warning"}
 
 local function callout(div)
-  local kind = nil
-  for _, c in ipairs(div.classes) do
-    local k = c:match("^callout%-(%a+)$")
-    if k and CALLOUT_KINDS[k] then kind = k end
-  end
+  local kind = has_class(div, "callout-warning") and "warning"
+    or (has_class(div, "callout-note") and "note" or nil)
   if not kind then return nil end
   local content = pandoc.List(div.content)
-  local title = nil
+  local title
   if div.attributes["title"] then
     title = pandoc.utils.blocks_to_inlines(pandoc.read(div.attributes["title"], "markdown").blocks)
   elseif content[1] and content[1].t == "Header" then
     title = content:remove(1).content
-  end
-  if not title or #title == 0 then
-    title = {pandoc.Str(meta_text("language.callout-" .. kind .. "-title", CALLOUT_KINDS[kind]))}
+  else
+    title = {pandoc.Str(CALLOUT_TITLES[kind])}
   end
   if FORMAT == "typst" then
-    local blocks = pandoc.List({pandoc.RawBlock("typst",
-      '#lenstop-callout(kind: "' .. kind .. '", title: [' .. typst_inlines(title) .. '])[')})
-    blocks:extend(content)
-    blocks:insert(pandoc.RawBlock("typst", "]"))
-    return pandoc.Div(blocks, pandoc.Attr(div.identifier, {}, {}))
+    local out = pandoc.List({pandoc.Plain({pandoc.RawInline("typst",
+      '#lenstop-callout(kind: "' .. kind .. '", title: [')})})
+    out[1].content:extend(title)
+    out[1].content:insert(pandoc.RawInline("typst", "])["))
+    out:extend(content)
+    out:insert(pandoc.RawBlock("typst", "]"))
+    return pandoc.Div(out)
   end
-  local head = pandoc.Div({pandoc.Plain(title)}, pandoc.Attr("", {"callout-title"}))
-  local body = pandoc.Div(content, pandoc.Attr("", {"callout-body"}))
-  return pandoc.Div({head, body},
-    pandoc.Attr(div.identifier, {"callout", "callout-" .. kind}, {role = "note"}))
+  return pandoc.Div({
+    pandoc.Div({pandoc.Plain(title)}, pandoc.Attr("", {"callout-header"})),
+    pandoc.Div(content, pandoc.Attr("", {"callout-body"})),
+  }, pandoc.Attr(div.identifier, {"callout", "callout-" .. kind}))
 end
 
--------------------------------------------------------------------------- 4. numbering
+-------------------------------------------------------------------------- 5. numbering
 
-local XREF_TYPES = {fig = true, tbl = true, sec = true, eq = true, lst = true, thm = true,
-  lem = true, cor = true, prp = true, cnj = true, def = true, exm = true, exr = true,
-  nte = true, wrn = true, imp = true, tip = true, cau = true}
+local xref = {}   -- id -> {kind, num, numbered}
 
-local xref = {}
-
-local function register(id, kind, num)
-  if xref[id] then
-    fail("dup", id, "the label '" .. id .. "' is used twice")
-  end
-  xref[id] = {kind = kind, num = num}
+local function register(id, entry)
+  if xref[id] then fail("dup", id, "the label '" .. id .. "' is used twice") end
+  xref[id] = entry
 end
 
-local function prefix_caption(long, prefix)
-  local blocks = pandoc.List(long)
-  local lead = {pandoc.Str(prefix), pandoc.Space()}
-  if blocks[1] and (blocks[1].t == "Plain" or blocks[1].t == "Para") then
-    local inl = pandoc.List(lead)
-    inl:extend(blocks[1].content)
-    blocks[1] = pandoc.Plain(inl)
-  else
-    blocks:insert(1, pandoc.Plain(lead))
-  end
-  return blocks
-end
-
-local function caption_title(kind)
-  local default = kind == "fig" and "Figure" or "Table"
-  return meta_text("crossref." .. kind .. "-title", default)
-end
-
--- Number sections, figures and tables in source order (one top-down pass), prefix captions
--- ("Figure 1: ") and, with number-sections, headings.
-local function number_elements(doc, number_sections)
-  local delim = meta_text("crossref.title-delim", ":")
+local function number_elements(doc)
+  local number_sections = flag("lenstop-number-sections")
   local counters = {0, 0, 0, 0, 0, 0}
   local count = {fig = 0, tbl = 0}
-  -- Number a figure or table whose id has the Quarto prefix `kind`, and prefix its caption.
-  local function number_float(el, kind)
-    if not el.identifier:match("^" .. kind .. "%-") then
-      return nil
-    end
-    count[kind] = count[kind] + 1
-    local num = tostring(count[kind])
-    register(el.identifier, kind, num)
-    el.caption.long = prefix_caption(el.caption.long, caption_title(kind) .. NBSP .. num .. delim)
-    return el
-  end
   return doc:walk({
     traverse = "topdown",
     Header = function(h)
       if has_class(h, "unnumbered") then
-        if h.identifier:match("^sec%-") then
-          fail("secref", h.identifier, "section '" .. h.identifier .. "' is unnumbered, so " ..
-            "it cannot be cross-referenced")
-        end
+        if h.identifier:match("^sec%-") then register(h.identifier, {kind = "sec"}) end
         return nil
       end
       counters[h.level] = counters[h.level] + 1
       for l = h.level + 1, 6 do counters[l] = 0 end
       local parts = {}
-      local started = false
       for l = 1, h.level do
-        if counters[l] ~= 0 or started or l == h.level then
-          started = true
+        if counters[l] ~= 0 or #parts > 0 or l == h.level then
           table.insert(parts, tostring(counters[l]))
         end
       end
       local num = table.concat(parts, ".")
-      if h.identifier:match("^sec%-") then register(h.identifier, "sec", num) end
-      if number_sections then
+      if h.identifier:match("^sec%-") then
+        register(h.identifier, {kind = "sec", num = num, numbered = true})
+      end
+      if number_sections and FORMAT == "html" then
         local inl = pandoc.List({pandoc.Span({pandoc.Str(num)},
           pandoc.Attr("", {"header-section-number"})), pandoc.Space()})
         inl:extend(h.content)
@@ -406,134 +301,205 @@ local function number_elements(doc, number_sections)
       end
       return h
     end,
-    Figure = function(f) return number_float(f, "fig") end,
-    Table = function(t) return number_float(t, "tbl") end,
+    Div = function(d)
+      if not has_class(d, "lenstop-float") then return nil end
+      local kind = float_kind(d.identifier)
+      count[kind] = count[kind] + 1
+      register(d.identifier, {kind = kind, num = tostring(count[kind])})
+      return nil
+    end,
   })
 end
 
--------------------------------------------------------------------------- 5. references
+-------------------------------------------------------------------------- 6. references
 
-local bib_citations = 0
+local bib_ids = nil
+local bib_cited = 0
 
 local function xref_kind(id)
   local prefix = id:match("^(%a+)%-")
-  if prefix and XREF_TYPES[prefix:lower()] then return prefix:lower() end
+  if prefix and XREF_TYPES[prefix] then return prefix end
+  if prefix and XREF_TYPES[prefix:lower()] then return "capital" end
   return nil
 end
 
-local function ref_prefix(kind)
-  local defaults = {fig = "Figure", tbl = "Table", sec = "Section"}
-  return meta_text("crossref." .. kind .. "-prefix", defaults[kind] or kind)
-end
+local PREFIX = {fig = "Figure", tbl = "Table", sec = "Section"}
 
-local cite
-
-cite = function(el)
-  local n_x = 0
+local function cite(el)
+  local xrefs = 0
   for _, c in ipairs(el.citations) do
-    if xref_kind(c.id) then n_x = n_x + 1 end
+    if xref_kind(c.id) then xrefs = xrefs + 1 end
   end
-  if n_x == 0 then
-    bib_citations = bib_citations + #el.citations
-    return nil
-  end
-  local first = el.citations[1]
-  if n_x == 1 and xref_kind(first.id) and first.mode == "AuthorInText" and #el.citations > 1 then
-    -- "@tbl-x [@key]": pandoc reads one group; split it into the reference and a citation
-    local rest = pandoc.List()
-    for i = 2, #el.citations do rest:insert(el.citations[i]) end
-    local ref = cite(pandoc.Cite({pandoc.Str("@" .. first.id)}, {first}))
-    bib_citations = bib_citations + #rest
-    local out = pandoc.List(ref)
-    out:insert(pandoc.Space())
-    out:insert(pandoc.Cite({pandoc.Str("[citation]")}, rest))
-    return out
-  end
-  if n_x ~= #el.citations then
-    fail("mixed", el.citations[1].id, "a citation group mixes cross-references and " ..
-      "bibliography keys (" .. stringify(el.content) .. "); write them separately")
-    return nil
-  end
-  local out = pandoc.List()
-  for i, c in ipairs(el.citations) do
-    if i > 1 then out:extend({pandoc.Str(","), pandoc.Space()}) end
-    local id = c.id:sub(1, 1):lower() .. c.id:sub(2)
-    local x = xref[id]
-    if not x then
-      fail("xref", id, "unresolved cross-reference @" .. id .. " (no figure, table or " ..
-        "section has the label #" .. id .. "; Quarto would print ?@" .. id .. ")")
-      out:insert(pandoc.Str("?@" .. id))
-    else
-      local text = pandoc.List()
-      if c.mode == "SuppressAuthor" then
-        text:insert(pandoc.Str(x.num))
-      elseif #c.prefix > 0 then
-        text:extend(c.prefix)
-        text:insert(pandoc.Str(NBSP .. x.num))
-      else
-        local p = ref_prefix(x.kind)
-        if c.id:sub(1, 1):match("%u") then p = p:sub(1, 1):upper() .. p:sub(2) end
-        text:insert(pandoc.Str(p .. NBSP .. x.num))
+  if xrefs == 0 then
+    for _, c in ipairs(el.citations) do
+      bib_cited = bib_cited + 1
+      if not bib_ids[c.id] then
+        fail("cite", "@" .. c.id, "citation @" .. c.id .. " is not in the bibliography")
       end
-      text:extend(c.suffix)
-      out:insert(pandoc.Link(text, "#" .. id, "", pandoc.Attr("", {"quarto-xref"})))
     end
+    return nil
   end
-  return out
+  local c = el.citations[1]
+  if #el.citations > 1 or #c.prefix > 0 or #c.suffix > 0 or c.mode == "SuppressAuthor" then
+    fail("xref", "@" .. c.id, "only a plain @" .. c.id .. " cross-reference is supported " ..
+      "(no groups, prefixes, suffixes or [-@...]): " .. stringify(el.content))
+    return nil
+  end
+  local kind = xref_kind(c.id)
+  if kind == "capital" then
+    fail("xref", "@" .. c.id, "capitalised cross-references (@" .. c.id .. ") are not " ..
+      "supported; write @" .. c.id:sub(1, 1):lower() .. c.id:sub(2))
+    return nil
+  end
+  if not PREFIX[kind] then
+    fail("xref", "@" .. c.id, "@" .. kind .. "- cross-references are not supported " ..
+      "(only @fig-, @tbl-, @sec-)")
+    return nil
+  end
+  local x = xref[c.id]
+  if not x then
+    fail("xref", "@" .. c.id, "unresolved cross-reference @" .. c.id .. " (nothing has the " ..
+      "label #" .. c.id .. "; Quarto 1.7 prints ?@" .. c.id .. ")")
+    return nil
+  end
+  if kind == "sec" and not x.numbered then
+    fail("xref", "@" .. c.id, "@" .. c.id .. " refers to an unnumbered section")
+    return nil
+  end
+  if kind == "sec" and not flag("lenstop-typst-numbering") then
+    fail("xref", "@" .. c.id, "@" .. c.id .. " needs `number-sections: true`: without " ..
+      "heading numbers Quarto 1.7's Typst fails (\"cannot reference heading without " ..
+      "numbering\") and writes no PDF")
+    return nil
+  end
+  if FORMAT == "typst" then
+    return pandoc.RawInline("typst", "#ref(<" .. c.id .. ">, supplement: [" .. PREFIX[kind] ..
+      "])")
+  end
+  return pandoc.Link({pandoc.Str(PREFIX[kind] .. NBSP .. x.num)}, "#" .. c.id, "",
+    pandoc.Attr("", {"quarto-xref"}))
 end
 
--------------------------------------------------------------------------- 6. appendix + refs
+-------------------------------------------------------------------------- 7. HTML floats
+
+local function html_float(d)
+  if not has_class(d, "lenstop-float") then return nil end
+  local kind = float_kind(d.identifier)
+  local num = xref[d.identifier].num
+  local href = d.attributes["lenstop-nb-href"]
+  local listed = d.attributes["lenstop-nb-listed"] == "1"
+  local label = pandoc.Str((kind == "fig" and "Figure" or "Table") .. NBSP .. num)
+  local lead
+  if href and listed and flag("lenstop-notebook-links") then
+    lead = pandoc.Link({label}, href, "Source: " .. d.attributes["lenstop-nb-title"],
+      pandoc.Attr("", {"lenstop-nblink"}))
+  else
+    lead = label
+  end
+  local cap = pandoc.List({lead, pandoc.Str(":"), pandoc.Space()})
+  cap:extend(captions[d.identifier])
+  local content = pandoc.List(d.content)
+  if kind == "fig" then
+    if href and listed and flag("lenstop-notebook-links") then
+      content = pandoc.Blocks(content):walk({Image = function(img)
+        return pandoc.Link({img}, href, "Source: " .. d.attributes["lenstop-nb-title"],
+          pandoc.Attr("", {"lenstop-nblink"}))
+      end})
+    end
+    return pandoc.Figure(content, {pandoc.Plain(cap)}, pandoc.Attr(d.identifier,
+      {"quarto-float", "quarto-float-fig"}))
+  end
+  local out = pandoc.List({pandoc.Div({pandoc.Plain(cap)}, pandoc.Attr("",
+    {"quarto-float-caption", "quarto-float-caption-top"}))})
+  out:extend(content)
+  return pandoc.Div(out, pandoc.Attr(d.identifier, {"quarto-float", "quarto-float-tbl"}))
+end
+
+local function html_embed(div)
+  if not has_class(div, "quarto-embed-nb-cell") then return nil end
+  local a = div.attributes
+  if a["lenstop-nb-listed"] ~= "1" and a["lenstop-nb-inline"] == "1" then
+    local text = pandoc.List({pandoc.Str("Source:"), pandoc.Space()})
+    text:extend(pandoc.Inlines(a["lenstop-nb-title"]))
+    div.content:insert(pandoc.Plain({pandoc.Link(text, a["lenstop-nb-href"], "",
+      pandoc.Attr("", {"quarto-notebook-link"}))}))
+  end
+  for _, k in ipairs({"lenstop-nb-title", "lenstop-nb-href", "lenstop-nb-listed",
+      "lenstop-nb-inline"}) do
+    a[k] = nil
+  end
+  return div
+end
+
+-------------------------------------------------------------------------- 8. HTML back matter
 
 local function has_refs_div(blocks)
   local found = false
-  pandoc.Blocks(blocks):walk({
-    Div = function(d) if d.identifier == "refs" then found = true end end,
-  })
+  pandoc.Blocks(blocks):walk({Div = function(d) if d.identifier == "refs" then found = true end end})
   return found
 end
 
-local function arrange_back_matter(doc)
-  local main, appendix = pandoc.List(), pandoc.List()
-  local in_appendix_level = nil
+local function html_back_matter(doc)
+  local main, appendix, banner = pandoc.List(), pandoc.List(), pandoc.List()
+  local level = nil
+  local seen_header = false
   for _, b in ipairs(doc.blocks) do
-    if b.t == "Header" and not appendix_style_none then
+    if b.t == "Header" then
+      seen_header = true
       if has_class(b, "appendix") then
-        in_appendix_level = b.level
-      elseif in_appendix_level and b.level <= in_appendix_level then
-        in_appendix_level = nil
+        level = b.level
+      elseif level and b.level <= level then
+        level = nil
       end
     end
-    if in_appendix_level then appendix:insert(b) else main:insert(b) end
+    if level then
+      if b.t == "Header" then
+        b.classes:insert("unlisted")
+        if has_class(b, "appendix") then b.classes:insert("quarto-appendix-heading") end
+        if b.level == 1 then b.level = 2 end
+      end
+      appendix:insert(b)
+    elseif not seen_header and b.t == "Div" and has_class(b, "callout-warning") then
+      banner:insert(b)
+    else
+      main:insert(b)
+    end
   end
-  if (bib_citations > 0 or META["nocite"] ~= nil) and not has_refs_div(doc.blocks) then
-    local title = meta_text("reference-section-title",
-      meta_text("language.section-title-references", "References"))
-    main:insert(pandoc.Header(1, title, pandoc.Attr("references", {"unnumbered"})))
-    main:insert(pandoc.Div({}, pandoc.Attr("refs", {"references"})))
+  if bib_cited > 0 and not has_refs_div(doc.blocks) then
+    appendix:insert(pandoc.Div({
+      pandoc.Header(2, "References", pandoc.Attr("", {"unnumbered", "unlisted",
+        "quarto-appendix-heading"})),
+      pandoc.Div({}, pandoc.Attr("refs", {"references"})),
+    }, pandoc.Attr("quarto-bibliography", {"quarto-appendix-contents"})))
   end
   if #appendix > 0 then
-    local title = meta_text("language.section-title-appendices", "Appendices")
-    main:insert(pandoc.Header(1, title, pandoc.Attr("appendices", {"unnumbered"})))
-    main:extend(appendix)
+    main:insert(pandoc.Div(appendix, pandoc.Attr("quarto-appendix", {"default"})))
   end
+  if #banner > 0 then doc.meta["lenstop-banner"] = pandoc.MetaBlocks(banner) end
   doc.blocks = main
-  -- citeproc must not add its own heading
-  doc.meta["reference-section-title"] = nil
   return doc
 end
 
--------------------------------------------------------------------------- 7. source links
+-------------------------------------------------------------------------- 9. Typst floats
 
-local function strip_source(el)
-  local title = el.attributes["lenstop-source-title"]
-  local href = el.attributes["lenstop-source-href"]
-  el.attributes["lenstop-source-title"] = nil
-  el.attributes["lenstop-source-href"] = nil
-  if title and href and FORMAT == "html" then
-    return {el, pandoc.Div({pandoc.Plain({pandoc.Str("Source:"), pandoc.Space(),
-      pandoc.Link(title, href)})}, pandoc.Attr("", {"embed-source"}))}
-  end
-  return el
+local function typst_float(d)
+  if not has_class(d, "lenstop-float") then return nil end
+  local kind = float_kind(d.identifier)
+  local out = pandoc.List({pandoc.RawBlock("typst", "#figure([")})
+  out:extend(d.content)
+  local tail = pandoc.Plain({pandoc.RawInline("typst", "], caption: figure.caption(position: " ..
+    (kind == "fig" and "bottom" or "top") .. ", [")})
+  tail.content:extend(captions[d.identifier])
+  tail.content:insert(pandoc.RawInline("typst", "]), kind: \"quarto-float-" .. kind ..
+    "\", supplement: \"" .. (kind == "fig" and "Figure" or "Table") .. "\")\n<" ..
+    d.identifier .. ">"))
+  out:insert(tail)
+  return out
+end
+
+local function typst_embed(div)
+  if not has_class(div, "quarto-embed-nb-cell") then return nil end
+  return pandoc.Div(div.content)
 end
 
 -------------------------------------------------------------------------- main
@@ -542,18 +508,37 @@ function Pandoc(doc)
   META = doc.meta
   FORMAT = stringify(doc.meta["lenstop-format"] or "html")
   DOCDIR = stringify(doc.meta["lenstop-docdir"] or ".")
-  doc.meta["lenstop-format"] = nil
-  doc.meta["lenstop-docdir"] = nil
-  local style = meta_text("appendix-style", "default")
-  appendix_style_none = (style == "none" or style == "false")
+  bib_ids = {}
+  for _, ref in ipairs(pandoc.utils.references(doc)) do bib_ids[ref.id] = true end
 
-  doc = doc:walk(conditional_filter)
-  doc = doc:walk(float_filter)
+  doc:walk(refuse_filter)
+  local has_h1 = false
+  for _, b in ipairs(doc.blocks) do
+    if b.t == "Header" and b.level == 1 then has_h1 = true end
+  end
+  if not has_h1 then
+    fail("heading", "#", "the article needs level-1 headings (without them Quarto shifts " ..
+      "Typst headings up a level, which this renderer does not do)")
+  end
+  doc = doc:walk(cell_filter)
+  doc = doc:walk({traverse = "topdown", Div = embed_attrs})
+  doc = doc:walk({Div = div_float, Image = fix_image})
+  doc = doc:walk({Figure = figure_float, Table = table_float})
   doc = doc:walk({Div = callout})
-  doc = number_elements(doc, META["number-sections"] == true)
+  doc = number_elements(doc)
   doc = doc:walk({Cite = cite})
-  doc = arrange_back_matter(doc)
-  doc = doc:walk({Figure = strip_source, Table = strip_source})
+  if FORMAT == "html" then
+    doc = doc:walk({Div = html_float})
+    doc = doc:walk({Div = html_embed})
+    doc = html_back_matter(doc)
+  else
+    doc = doc:walk({Div = typst_embed})
+    doc = doc:walk({Div = typst_float})
+  end
+  for _, k in ipairs({"lenstop-format", "lenstop-docdir", "lenstop-number-sections",
+      "lenstop-typst-numbering", "lenstop-notebook-links"}) do
+    doc.meta[k] = nil
+  end
   if #errors > 0 then
     error("<<LENSTOP\n" .. table.concat(errors, "\n") .. "\nLENSTOP>>")
   end
