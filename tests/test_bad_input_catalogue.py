@@ -170,6 +170,36 @@ def _blank_sheet_row(book) -> None:
     book.active.insert_rows(4)  # a blank sheet row 4: the bad patient moves to sheet row 7
 
 
+DATE_NAMES = [c.name for c in COLUMNS if c.kind == "date"]
+OPTIONAL = [c.name for c in COLUMNS if not c.required]
+
+
+def _month_only(frame: pd.DataFrame, column: str = "ti_loss_date", k: int = 3) -> str:
+    """`k` dates of `column` written without their day (YYYY-MM), in rows where the 15th keeps
+    the order with every other date of the patient (so they load)."""
+    done = 0
+    for i in frame.index[frame[column].notna()]:
+        mid = f"{frame.loc[i, column][:7]}-15"
+        others = [frame.loc[i, c] for c in DATE_NAMES if c != column and frame.loc[i, c]]
+        if all((mid < o) == (frame.loc[i, column] < o) and (mid > o) == (frame.loc[i, column] > o)
+               for o in others):
+            frame.loc[i, column] = frame.loc[i, column][:7]
+            done += 1
+            if done == k:
+                break
+    return _csv_text(frame)
+
+
+def _without_optional(keep_restarts: bool):
+    """The shipped cohort in the layout before the optional columns (all of them dropped);
+    its LEN restarts in RBC-TI kept (they then lack their reason) or removed."""
+    def change(frame: pd.DataFrame) -> str:
+        if not keep_restarts:
+            frame.loc[frame["retreat_without_loss_reason"].notna(), "len_retreat_date"] = None
+        return _csv_text(frame.drop(columns=OPTIONAL))
+    return change
+
+
 FILE_CASES = [
     FileCase("missing file", lambda _s, d: d / "nowhere.csv",
              lambda r, p: assert_refused(r, "nowhere.csv", "no such file", "[rule: file exists]")),
@@ -236,8 +266,8 @@ FILE_CASES = [
                                          "[rule: well-formed CSV]")),
     FileCase("unquoted separator inside a value", _from_frame("comma.csv", _unquoted_comma),
              lambda r, p: assert_refused(r, "comma.csv",
-                                         "comma.csv, row 5: 28 values but the header has 27",
-                                         "comma.csv, row 10: 28 values",
+                                         "comma.csv, row 5: 31 values but the header has 30",
+                                         "comma.csv, row 10: 31 values",
                                          "[rule: as many values as columns]")),
     FileCase("blank lines keep file row numbers",
              _from_frame("gaps.csv", _blank_lines_then_bad_value),
@@ -277,6 +307,22 @@ FILE_CASES = [
              _from_frame("small.csv", lambda f: _csv_text(pd.concat(
                  [f[f["ti_loss_date"].notna()].head(4), f[f["ti_loss_date"].isna()].head(11)]))),
              lambda r, p: assert_loaded(r, 15)),
+    FileCase("day-unknown dates (YYYY-MM) load, set to the 15th and counted",
+             _from_frame("months.csv", _month_only),
+             lambda r, p: assert_loaded(r, 118, "months.csv: 3 dates of ti_loss_date had no "
+                                        "day: set to the 15th (ti_loss_date_imputed is True")),
+    FileCase("the layout without the optional columns loads",
+             _from_frame("old.csv", _without_optional(keep_restarts=False)),
+             lambda r, p: assert_loaded(r, 118)),
+    FileCase("a LEN restart in RBC-TI without retreat_without_loss_reason is refused",
+             _from_frame("restarts.csv", _without_optional(keep_restarts=True)),
+             lambda r, p: assert_refused(r, "restarts.csv", "8 problems in 4 rows",
+                                         "column len_retreat_date: LEN re-treatment is recorded "
+                                         "only after loss of RBC-TI, but ti_loss_date is blank; "
+                                         "for LEN restarted while still in RBC-TI, give the "
+                                         "reason in retreat_without_loss_reason",
+                                         "[rule: re-treatment needs loss of TI]",
+                                         "retreat_without_loss_reason=(blank)]")),
 ]
 
 
@@ -301,7 +347,8 @@ DAY = dt.timedelta(days=1)
 
 
 def _date(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
+    """An ISO date; a day-unknown YYYY-MM one as validation reads it (the 15th)."""
+    return dt.date.fromisoformat(f"{text}-15" if len(text) == 7 else text)
 
 
 @dataclass
@@ -319,6 +366,8 @@ class RowCase:
     pick: Callable[[pd.DataFrame], pd.Series] = lambda f: f["patient_id"].notna()
     value: str | Callable[[pd.DataFrame, int], str] = ""
     extra_rows: list[int] = field(default_factory=list)
+    rule: str = ""
+    """For a cross-column rule, its id, which the line must name as [rule: id]."""
 
 
 def _set(**cells) -> Callable[[pd.DataFrame, int], None]:
@@ -371,6 +420,11 @@ CELL_CASES = [
             _set(len_start_date="2023-02-30"), value="2023-02-30"),
     RowCase("date with a time", "ti_start_date", "ISO date YYYY-MM-DD",
             _set(ti_start_date="2010-01-05 10:30"), value="2010-01-05 10:30"),
+    RowCase("year-only date", "len_start_date", "a year alone cannot be placed",
+            _set(len_start_date="2011"), value="2011"),
+    RowCase("day-unknown date with no such month", "ti_loss_date", "or YYYY-MM when the day "
+            "is unknown", _set(ti_loss_date="2019-13"), pick=_given("ti_loss_date"),
+            value="2019-13"),
     RowCase("date in the future", "last_followup_date", "not in the future",
             _set(last_followup_date="2099-01-01"), pick=_given(blank=("death_date",)),
             value="2099-01-01"),
@@ -388,7 +442,8 @@ CELL_CASES = [
                  retreat_ti_date=lambda f, i: f.loc[i, "last_followup_date"]),
             pick=_given(blank=("ti_loss_date", "death_date")),
             value=lambda f, i: f"ti_loss_date=(blank), len_retreat_date="
-                               f"{f.loc[i, 'last_followup_date']}"),
+                               f"{f.loc[i, 'last_followup_date']}, "
+                               "retreat_without_loss_reason=(blank)"),
     RowCase("re-treatment answered 'no' but a regained-TI date given", "retreat_ti_date",
             "a regained-TI date goes with retreat_ti_regained = yes",
             _set(retreat_ti_date=lambda f, i: f.loc[i, "last_followup_date"]),
@@ -427,6 +482,14 @@ RULE_CHANGES: dict[str, tuple[Callable, Callable]] = {
     "CCyR loss needs CCyR": (
         _given(ccyr_at_stop="no", blank=("cyto_reeval_date", "death_date")),
         _set(cyto_reeval_date=lambda f, i: f.loc[i, "last_followup_date"], ccyr_lost="yes")),
+    "restart reason needs restart date": (_given(blank=("len_retreat_date",)),
+                                          _set(retreat_without_loss_reason="falling_hb")),
+    "restart without loss precedes any loss": (
+        _given("ti_loss_date", "len_retreat_date", blank=("retreat_ti_date",)),
+        _set(retreat_without_loss_reason="cytogenetic_relapse", retreat_ti_regained=None)),
+    "no regained answer after a restart in TI": (_given("retreat_without_loss_reason"),
+                                                 _set(retreat_ti_regained="no")),
+    "later therapy type iff date": (_given("dmt_type"), _set(dmt_start_date=None)),
 }
 ORDER = re.compile(r"^(\w+) >= (\w+)$")
 
@@ -435,7 +498,10 @@ def _rule_case(rule) -> RowCase:
     m = ORDER.match(rule.id)
     if m:  # later >= earlier: put `later` the day before `earlier`
         later, earlier = m.groups()
-        pick, change = _given(earlier), _set(**{later: _earlier(earlier)})
+        moved = {later: _earlier(earlier)}
+        if later == "death_date":  # keep last follow-up on the death date: one rule broken
+            moved["last_followup_date"] = _earlier(earlier)
+        pick, change = _given(earlier), _set(**moved)
     elif rule.id in RULE_CHANGES:
         pick, change = RULE_CHANGES[rule.id]
     else:
@@ -445,8 +511,8 @@ def _rule_case(rule) -> RowCase:
         return ", ".join(f"{c}={'(blank)' if pd.isna(f.loc[i, c]) else f.loc[i, c]}"
                          for c in rule.involves)
 
-    return RowCase(f"rule: {rule.id}", rule.column, f"{rule.text} [rule: {rule.id}]", change,
-                   pick=pick, value=value)
+    return RowCase(f"rule: {rule.id}", rule.column, rule.text, change, pick=pick, value=value,
+                   rule=rule.id)
 
 
 RULE_CASES = [_rule_case(r) for r in RULES]
@@ -500,7 +566,8 @@ def test_row_case(case, row_extract):
     result = row_extract["result"]
     start, value = expected_line(case, row_extract["frame"], i, "rows.csv")
     hits = [line for line in problem_lines(result) if line.startswith(start)]
-    assert any(case.text in h and h.endswith(value) for h in hits), (
+    tag = f" [rule: {case.rule}]" if case.rule else ""
+    assert any(case.text in h and tag in h and h.endswith(value) for h in hits), (
         f"expected {start}...{case.text}...{value}; got:\n" + "\n".join(hits or ["(none)"]))
     if case.id == "duplicate patient id":  # both rows holding the id are named
         other, _ = expected_line(case, row_extract["frame"], i - 1, "rows.csv")
@@ -542,7 +609,7 @@ def good_build(request, shipped_text):
     """A report built from the shipped cohort with Hb blank for HB_BLANKED patients and an
     extra column (`_builds.changed_extract()`), in the session's shared build folder."""
     build = changed_build(request.config)
-    report = build.out / "_manuscript" / "report.html"
+    report = build.out / "_manuscript" / "index.html"
     return {"data": build.data, "out": build.out, "result": build.run, "report": report,
             "bytes": report.read_bytes(), "mtime": report.stat().st_mtime_ns,
             "results": (build.out / "results" / "results.json").read_bytes(),

@@ -24,7 +24,7 @@ from lenstop.crosswalk import (
 from lenstop.io import read_raw
 from lenstop.problems import DataError
 from lenstop.schema import COLUMN_BY_NAME
-from lenstop.validate import load_cohort
+from lenstop.validate import load_cohort, month_format
 
 from .conftest import TODAY, write_csv
 
@@ -34,6 +34,13 @@ def run_main(*args: str) -> tuple[int, str, str]:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(args))
     return code, out.getvalue(), err.getvalue()
+
+
+def _written_date(iso: str, fmt: str) -> str:
+    """An ISO date (or a day-unknown 'YYYY-MM') as the registry writes it in `fmt`."""
+    if len(iso) == 7:
+        return dt.datetime.strptime(iso, "%Y-%m").strftime(month_format(fmt))
+    return dt.date.fromisoformat(iso).strftime(fmt)
 
 
 def registry_export(text: pd.DataFrame, cw: Crosswalk, path: Path) -> Path:
@@ -52,7 +59,7 @@ def registry_export(text: pd.DataFrame, cw: Crosswalk, path: Path) -> Path:
             frame[col] = frame[col].map(lambda v: None if v is None else v.replace(".", ","))
         elif spec is not None and spec.kind == "date":
             frame[col] = frame[col].map(lambda v: None if v is None else
-                                        dt.date.fromisoformat(v).strftime(cw.date_format))
+                                        _written_date(v, cw.date_format))
     frame = frame.rename(columns=cw.columns)
     frame.to_csv(path, sep=cw.delimiter, index=False, na_rep="", lineterminator="\r\n",
                  encoding="cp1252")

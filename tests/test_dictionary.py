@@ -43,3 +43,21 @@ def test_every_rule_names_known_columns():
     names = {c.name for c in COLUMNS}
     for rule in RULES:
         assert rule.column in names and set(rule.involves) <= names, rule.id
+
+
+def test_registry_columns_are_optional_and_documented():
+    """Issue 14's data model: optional columns, so that existing extracts stay valid."""
+    from lenstop.schema import COLUMN_BY_NAME, DMT_TYPES, IMPUTED_FLAGS, RESTART_REASONS
+
+    text = (config.DATA_DIR / "README.md").read_text(encoding="utf-8")
+    for name, allowed in (("retreat_without_loss_reason", RESTART_REASONS),
+                          ("dmt_type", DMT_TYPES), ("dmt_start_date", ())):
+        spec = COLUMN_BY_NAME[name]
+        assert not spec.required and spec.nullable and spec.allowed == allowed
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{name}` |"))
+        assert "(optional column)" in row and all(a in row for a in allowed)
+    assert RESTART_REASONS == ("cytogenetic_relapse", "falling_hb", "other")
+    assert DMT_TYPES == ("esa", "luspatercept", "hma", "allo_hsct", "other")
+    assert "| `<date column>_imputed`" in between_markers(text)
+    assert all(f"`{flag}`" in text for flag in IMPUTED_FLAGS)
+    assert "YYYY-MM when the day is unknown" in text

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from lenstop import config
 from lenstop.problems import DataError
-from lenstop.validate import load_cohort
+from lenstop.schema import COLUMNS, DATE_COLUMNS, IMPUTED_FLAGS
+from lenstop.validate import load_cohort, month_format
 
 from .conftest import TODAY, write_csv
 
@@ -75,6 +77,36 @@ CASES = [
      [("row 3", "cyto_reeval_date", "nothing can happen after death")]),
     ("last follow-up is not the death date", _set(3, death_date="2016-01-01"),
      [("row 5", "last_followup_date", "last follow-up is the date of death")]),
+    # LEN restarted without a loss of RBC-TI (optional column retreat_without_loss_reason)
+    ("restart reason without a restart date", _set(1, retreat_without_loss_reason="falling_hb"),
+     [("row 3", "retreat_without_loss_reason", "needs the restart date (len_retreat_date)")]),
+    ("restart reason after a loss of TI", _set(0, retreat_without_loss_reason="other"),
+     [("row 2", "retreat_without_loss_reason", "ti_loss_date is on or before len_retreat_date"),
+      ("row 2", "retreat_ti_regained", "regained only after it was lost")]),
+    ("regained answer after a restart in TI",
+     _set(6, len_retreat_date="2018-01-10", retreat_without_loss_reason="falling_hb",
+          retreat_ti_regained="no"),
+     [("row 8", "retreat_ti_regained", "leave retreat_ti_regained blank")]),
+    ("unknown restart reason", _set(6, len_retreat_date="2018-01-10",
+                                    retreat_without_loss_reason="relapse"),
+     [("row 8", "retreat_without_loss_reason", "one of cytogenetic_relapse, falling_hb, other")]),
+    # later disease-modifying therapy (optional columns dmt_type, dmt_start_date)
+    ("later therapy without its date", _set(7, dmt_type="esa"),
+     [("row 9", "dmt_start_date", "needs both its type (dmt_type) and its start date")]),
+    ("later therapy date without its type", _set(7, dmt_start_date="2016-06-01"),
+     [("row 9", "dmt_start_date", "needs both its type")]),
+    ("unknown later therapy", _set(7, dmt_type="epo", dmt_start_date="2016-06-01"),
+     [("row 9", "dmt_type", "one of esa, luspatercept, hma, allo_hsct, other")]),
+    ("later therapy before discontinuation", _set(7, dmt_type="esa", dmt_start_date="2014-01-01"),
+     [("row 9", "dmt_start_date", "cannot precede LEN discontinuation")]),
+    ("later therapy after death", _set(9, dmt_type="hma", dmt_start_date="2020-01-01"),
+     [("row 11", "dmt_start_date", "nothing can happen after death"),
+      ("row 11", "last_followup_date", "last follow-up cannot precede a recorded event")]),
+    # date precision
+    ("year-only date", _set(2, aml_date="2021"),
+     [("row 4", "aml_date", "a year alone cannot be placed in follow-up")]),
+    ("day-unknown date with no such month", _set(0, ti_loss_date="2018-13"),
+     [("row 2", "ti_loss_date", "or YYYY-MM when the day is unknown")]),
 ]
 
 
@@ -291,3 +323,153 @@ def test_repeated_problems_are_grouped_in_the_report(small_text, tmp_path):
         "[value: 2], row 3 (patient SYN-0002) [value: 1], row 4 (patient SYN-0003) "
         "[value: 2] and 9 more"]
     assert len(error.report(grouped=False).splitlines()) == 13
+
+
+# ------------------------------------------------------------------ the optional registry columns
+
+def test_a_restart_in_ti_with_its_reason_loads(small_text, tmp_path):
+    small_text.loc[6, ["len_retreat_date", "retreat_without_loss_reason"]] = [
+        "2018-01-10", "Cytogenetic_Relapse"]
+    cohort, _ = load_cohort(write_csv(small_text, tmp_path / "x.csv"), today=TODAY)
+    assert cohort.loc[6, "retreat_without_loss_reason"] == "cytogenetic_relapse"
+    assert cohort.loc[6, "len_retreat_date"] == pd.Timestamp("2018-01-10")
+
+
+def test_a_loss_of_ti_after_a_restart_in_ti_loads(small_text, tmp_path):
+    small_text.loc[6, ["len_retreat_date", "retreat_without_loss_reason", "ti_loss_date"]] = [
+        "2018-01-10", "falling_hb", "2019-03-01"]
+    cohort, _ = load_cohort(write_csv(small_text, tmp_path / "x.csv"), today=TODAY)
+    assert cohort.loc[6, "ti_loss_date"] > cohort.loc[6, "len_retreat_date"]
+
+
+def test_an_extract_without_the_optional_columns_is_still_valid(small_text, tmp_path):
+    optional = [c.name for c in COLUMNS if not c.required]
+    assert set(optional) == {"retreat_without_loss_reason", "retreat_ti_loss_date", "dmt_type",
+                             "dmt_start_date"}
+    cohort, warnings = load_cohort(write_csv(small_text.drop(columns=optional),
+                                             tmp_path / "x.csv"), today=TODAY)
+    assert list(cohort.columns) == [*(c.name for c in COLUMNS), *IMPUTED_FLAGS]
+    assert cohort[optional].isna().all().all() and not cohort[list(IMPUTED_FLAGS)].any().any()
+    assert not warnings
+
+
+def test_rules_of_absent_optional_columns_still_apply(small_text, tmp_path):
+    frame = small_text.drop(columns=["retreat_without_loss_reason"])
+    frame.loc[1, ["len_retreat_date", "retreat_ti_regained"]] = ["2019-01-01", "no"]
+    with pytest.raises(DataError) as info:
+        load_cohort(write_csv(frame, tmp_path / "x.csv"), today=TODAY)
+    [p] = [p for p in info.value.problems if p.rule == "re-treatment needs loss of TI"]
+    assert "give the reason in retreat_without_loss_reason" in p.message
+    assert p.value == ("ti_loss_date=(blank), len_retreat_date=2019-01-01, "
+                       "retreat_without_loss_reason=(blank)")
+
+
+# ------------------------------------------------------------------ day-unknown dates
+
+def test_day_unknown_dates_are_set_to_the_15th_flagged_and_counted(small_text, tmp_path):
+    small_text.loc[[0, 2], "ti_loss_date"] = ["2018-06", "2020-01"]
+    small_text.loc[1, "cyto_reeval_date"] = "2018-01"
+    cohort, warnings = load_cohort(write_csv(small_text, tmp_path / "x.csv"), today=TODAY)
+    assert cohort.loc[0, "ti_loss_date"] == pd.Timestamp("2018-06-15")
+    assert cohort.loc[2, "ti_loss_date"] == pd.Timestamp("2020-01-15")
+    assert cohort["ti_loss_date_imputed"].tolist()[:4] == [True, False, True, False]
+    assert cohort["ti_loss_date_imputed"].sum() == 2
+    assert cohort["cyto_reeval_date_imputed"].sum() == 1
+    assert cohort["ti_loss_date_imputed"].dtype == bool
+    assert warnings == [  # in the dictionary's column order
+        "x.csv: 1 date of cyto_reeval_date had no day: set to the 15th "
+        "(cyto_reeval_date_imputed is True for it)",
+        "x.csv: 2 dates of ti_loss_date had no day: set to the 15th (ti_loss_date_imputed is "
+        "True for them)"]
+
+
+def test_a_rule_broken_by_a_day_unknown_date_says_how_it_was_read(small_text, tmp_path):
+    small_text.loc[5, "death_date"] = "2016-11"  # last follow-up 2016-11-11: not the 15th
+    with pytest.raises(DataError) as info:
+        load_cohort(write_csv(small_text, tmp_path / "x.csv"), today=TODAY)
+    [p] = info.value.problems
+    assert (p.row, p.column, p.rule) == ("row 7", "last_followup_date",
+                                         "death_date = last_followup_date")
+    assert p.message.endswith("(day unknown, read death_date as 2016-11-15)")
+    assert p.value == "death_date=2016-11, last_followup_date=2016-11-11"  # as in the file
+
+
+@pytest.mark.parametrize("fmt,month", [
+    ("%d.%m.%Y", "%m.%Y"), ("%d/%m/%Y", "%m/%Y"), ("%m/%d/%Y", "%m/%Y"), ("%Y%m%d", "%Y%m"),
+    ("%d %b %Y", "%b %Y"), ("%Y-%m-%d", "%Y-%m"), ("%Y", None), (None, None)])
+def test_month_format_drops_the_day(fmt, month):
+    assert month_format(fmt) == month
+
+
+def test_day_unknown_dates_through_a_date_format_crosswalk(small_text, tmp_path):
+    frame = small_text.copy()
+    for col in DATE_COLUMNS:
+        frame[col] = frame[col].map(lambda v: None if v is None else
+                                    pd.Timestamp(v).strftime("%d.%m.%Y"))
+    frame.loc[0, "ti_loss_date"] = "06.2018"  # the crosswalk's form without the day
+    frame.loc[1, "cyto_reeval_date"] = "2018-01"  # ISO year-month is read as well
+    frame.loc[2, "aml_date"] = "2021"  # a year alone: refused
+    mapping = tmp_path / "cw.yml"
+    mapping.write_text('date_format: "%d.%m.%Y"\n', encoding="utf-8")
+    path = write_csv(frame, tmp_path / "x.csv")
+    with pytest.raises(DataError) as info:
+        load_cohort(path, mapping=mapping, today=TODAY)
+    [p] = info.value.problems
+    assert (p.row, p.column, p.value) == ("row 4", "aml_date", "2021")
+    assert "a year alone" in p.message
+    frame.loc[2, "aml_date"] = None
+    cohort, warnings = load_cohort(write_csv(frame, path), mapping=mapping, today=TODAY)
+    assert cohort.loc[0, "ti_loss_date"] == pd.Timestamp("2018-06-15")
+    assert cohort.loc[1, "cyto_reeval_date"] == pd.Timestamp("2018-01-15")
+    assert cohort["ti_loss_date_imputed"].sum() == 1
+    assert any("1 date of ti_loss_date had no day" in w for w in warnings)
+    frame.loc[2, "aml_date"] = "13.2021"  # no such month: the format's rule is named
+    with pytest.raises(DataError) as info:
+        load_cohort(write_csv(frame, path), mapping=mapping, today=TODAY)
+    [p] = info.value.problems
+    assert p.column == "aml_date" and "a date without its day as %m.%Y" in p.message
+
+
+def test_the_shipped_cohort_written_dd_mm_yyyy_loads_through_the_example_crosswalk(
+        shipped_text, tmp_path):
+    """The registry-shaped export of tests/test_crosswalk.py, with day-unknown dates written as
+    the crosswalk's month form (mm.yyyy): the shipped cohort again, flags and all."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from lenstop.crosswalk import EXAMPLE, load_crosswalk
+    from lenstop.schema import COLUMN_BY_NAME
+
+    example = tmp_path / "crosswalk.yml"
+    example.write_text(EXAMPLE, encoding="utf-8")
+    cw = load_crosswalk(example).check()
+    frame = shipped_text.copy()
+    for name, codes in cw.values.items():
+        inverse = {target: code for code, target in codes.items()}
+        frame[name] = frame[name].map(lambda v, inverse=inverse: None if v is None
+                                      else inverse[v])
+    frame["hb_at_stop_g_dl"] = frame["hb_at_stop_g_dl"].map(
+        lambda v: None if v is None else f"{(Decimal(v) * 10).normalize():f}")
+    month = month_format(cw.date_format)
+
+    def written(v):
+        if v is None:
+            return None
+        if len(v) == 7:  # day unknown
+            return dt.datetime.strptime(v, "%Y-%m").strftime(month)
+        return dt.date.fromisoformat(v).strftime(cw.date_format)
+
+    for col in frame.columns:
+        spec = COLUMN_BY_NAME.get(col)
+        if spec is not None and spec.kind == "float":
+            frame[col] = frame[col].map(lambda v: None if v is None else v.replace(".", ","))
+        elif spec is not None and spec.kind == "date":
+            frame[col] = frame[col].map(written)
+    path = tmp_path / "reg.csv"
+    frame.rename(columns=cw.columns).to_csv(path, sep=cw.delimiter, index=False, na_rep="",
+                                            lineterminator="\r\n", encoding="cp1252")
+    assert ";08.2018;" in path.read_text(encoding="cp1252")
+    shipped, _ = load_cohort(config.SYNTHETIC_COHORT, today=TODAY)
+    cohort, _ = load_cohort(path, mapping=example, today=TODAY)
+    pd.testing.assert_frame_equal(cohort, shipped)
+    assert cohort[list(IMPUTED_FLAGS)].sum().sum() == 6

@@ -83,6 +83,9 @@ columns:        # dictionary column: the extract's column
   retreat_ti_regained: TU_erneut_erreicht
   retreat_ti_date: TU_erneut_Beginn
   retreat_ti_loss_date: TU_erneut_Verlust
+  retreat_without_loss_reason: LEN_erneut_ohne_Verlust
+  dmt_type: Folgetherapie
+  dmt_start_date: Folgetherapie_Beginn
   death_date: Todesdatum
   last_followup_date: Letzter_Kontakt
 values:         # dictionary column: {extract value: dictionary value}

@@ -2,10 +2,26 @@
 
 Time zero is LEN discontinuation. Months are days / 30.4375. Follow-up ends at death or, for
 patients alive, at last contact.
+
+The IWG definitions the Methods quote are applied here, not in validation:
+
+- **Eligibility** (`eligibility`, `EXCLUSIONS`, `exclusion_counts`): RBC-TI at discontinuation
+  needs at least 8 weeks (`MIN_TI_DAYS` = 56 days) without transfusion before the stop date.
+  A patient who stopped LEN earlier is *excluded and counted*, not refused: the dates can be
+  true (the registry holds a real patient who stopped LEN four weeks into a transfusion-free
+  interval), and STROBE item 13 asks for the number excluded at each stage, with reasons, in
+  the flow figure. Refusing the row would make the data manager delete it, and the exclusion
+  would disappear from the report. Validation (`lenstop.schema.RULES`) keeps refusing data
+  that cannot be true, such as a stop date before the transfusion-free interval began.
+- **Re-treatment response** (`regained_iwg`, `retreatment_response`): a regained RBC-TI counts
+  as a response only once 8 weeks without transfusion are observed (from `retreat_ti_date` to
+  its loss, death or last contact). A shorter one stays in the re-treated denominator as *no
+  response*, and is counted (`regained_short`) so the text can say so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -13,12 +29,48 @@ import numpy as np
 import pandas as pd
 
 from .config import CYCLES_CUTOFF, DAYS_PER_MONTH, TB_CUTOFF_UNITS_8WK
+from .schema import DATE_COLUMNS, IMPUTED_SUFFIX
 
 TI_CENSORED, TI_LOST, DIED_IN_TI = 0, 1, 2
 """Codes of `ti_status` for competing risks: censored, loss of RBC-TI, death without loss."""
 
 CR_CENSORED, CR_EVENT, CR_DIED = 0, 1, 2
 """Codes of `aml_status` and `retreat_status`: censored, the event, death without it first."""
+
+MIN_TI_DAYS = 56
+"""RBC-TI (IWG 2006 HI-E, kept by IWG 2018): at least 8 consecutive weeks, 56 days, without an
+RBC transfusion. Applies to RBC-TI at discontinuation and to RBC-TI regained on re-treatment."""
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """A reason a patient of a valid extract is not in the analysed cohort.
+
+    `label` is the flow figure's box text; `definition` the sentence for the Methods;
+    `applies(cohort)` is True for the patients it excludes.
+    """
+
+    key: str
+    label: str
+    definition: str
+    applies: Callable[[pd.DataFrame], pd.Series]
+
+
+def _ti_before_stop_days(cohort: pd.DataFrame) -> pd.Series:
+    """Days from the start of the transfusion-free interval to LEN discontinuation."""
+    return (cohort["len_stop_date"] - cohort["ti_start_date"]).dt.days
+
+
+EXCLUSIONS: dict[str, Exclusion] = {e.key: e for e in (
+    Exclusion("ti_under_8_weeks", "RBC-TI for less than 8 weeks when LEN was stopped",
+              f"LEN was stopped less than {MIN_TI_DAYS} days (8 weeks) after the "
+              "transfusion-free interval began (len_stop_date - ti_start_date < "
+              f"{MIN_TI_DAYS} days), so the patient was not in RBC-TI by IWG 2006/2018 at "
+              "discontinuation",
+              lambda c: (_ti_before_stop_days(c) < MIN_TI_DAYS).fillna(False).astype(bool)),
+)}
+"""Every exclusion, in the order the flow figure applies them (a patient is counted under the
+first that applies). Day-unknown dates (`<column>_imputed`) are used as read, on the 15th."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +93,12 @@ ENDPOINTS: dict[str, Endpoint] = {e.key: e for e in (
     Endpoint("ti_duration", "RBC-TI duration", "km", "ti_months", "ti_lost",
              "Time from LEN discontinuation to loss of RBC-TI (first RBC transfusion for "
              "anaemia); patients who kept RBC-TI are censored at death or last contact."),
+    Endpoint("ti_duration_censor_dmt", "RBC-TI duration censored at later treatment", "km",
+             "ti_months_censor_dmt", "ti_lost_censor_dmt",
+             "RBC-TI duration (loss of RBC-TI from LEN discontinuation), with patients also "
+             "censored when, still in RBC-TI, they started a later disease-modifying therapy "
+             "(dmt_start_date) or restarted LEN without a loss of RBC-TI (sensitivity "
+             "analysis: the time off all treatment)."),
     Endpoint("os", "Overall survival", "km", "os_months", "os_event",
              "Time from LEN discontinuation to death from any cause; patients alive are "
              "censored at last contact."),
@@ -54,10 +112,11 @@ ENDPOINTS: dict[str, Endpoint] = {e.key: e for e in (
              "Cumulative incidence of progression to AML from LEN discontinuation, with "
              "death without AML as a competing event; censored at last contact."),
     Endpoint("retreatment", "LEN re-treatment", "cif", "retreat_cif_months", "retreat_status",
-             "Cumulative incidence of LEN re-treatment from LEN discontinuation, with death "
-             "before re-treatment as a competing event; censored at last contact. A death "
-             "rules re-treatment out, so 1 - Kaplan-Meier (censoring deaths) would overstate "
-             "it."),
+             "Cumulative incidence of LEN re-treatment from LEN discontinuation (any restart: "
+             "after loss of RBC-TI, or while still in it with retreat_without_loss_reason), "
+             "with death before re-treatment as a competing event; censored at last "
+             "contact. A death rules re-treatment out, so 1 - Kaplan-Meier (censoring deaths) "
+             "would overstate it."),
 )}
 """Every endpoint the analysis table holds, keyed as results.json names them."""
 
@@ -91,8 +150,21 @@ def analysis_table(cohort: pd.DataFrame, cycles_cutoff: float = CYCLES_CUTOFF,
     - `ti_before_stop_months`, `len_months`: time in TI on LEN, and on LEN, before stopping.
     - Cytogenetics: `cyto_reevaluated`, `months_to_reeval`, `ccyr_lost_flag` (blank unless
       re-evaluated in CCyR).
-    - Re-treatment: `retreated`, `regained`, `months_to_regain`, `second_ti_months`,
-      `second_ti_lost`; AML: `aml`, `aml_months` (blank without AML).
+    - Re-treatment: `retreated` (LEN re-treatment after loss of RBC-TI), `regained` (as
+      recorded), `months_to_regain`, `second_ti_months`, `second_ti_lost`; AML: `aml`,
+      `aml_months` (blank without AML).
+    - IWG definitions: `ti_before_stop_days`; `eligible` (0/1) and `excluded_for` (the first
+      `EXCLUSIONS` key that applies, blank if eligible), see `eligibility`; `regained_days`
+      (days of regained RBC-TI observed: to its loss, death or last contact), `regained_iwg`
+      (regained for >= 8 weeks: the response), `regained_short` (recorded as regained, under 8
+      weeks observed: no response); both blank unless re-treated after loss.
+    - `restarted_in_ti`: LEN restarted without a prior loss of RBC-TI
+      (`retreat_without_loss_reason` given); such a restart is not in `retreated`.
+    - Later therapy: `later_dmt` (0/1), `dmt_months` (discontinuation to its start);
+      `ti_censored_at_dmt` (0/1: a later therapy or a LEN restart began while still in
+      RBC-TI), `ti_months_censor_dmt` and `ti_lost_censor_dmt`: RBC-TI duration censored there
+      (endpoint `ti_duration_censor_dmt`, a sensitivity analysis).
+    - `n_dates_imputed`: how many of the patient's dates had no day (set to the 15th).
     - Endpoints (see `ENDPOINTS` for their definitions): `os_months`, `os_event`;
       `ti_free_months`, `ti_free_event`; `efs_months`, `efs_event`; `aml_cif_months`,
       `aml_status` and `retreat_cif_months`, `retreat_status` (codes `CR_*`).
@@ -131,14 +203,40 @@ def analysis_table(cohort: pd.DataFrame, cycles_cutoff: float = CYCLES_CUTOFF,
     in_ccyr_reeval = reeval & d["ccyr_at_stop"].eq("yes").fillna(False)
     d["ccyr_lost_flag"] = _flag(d["ccyr_lost"].eq("yes"), known=in_ccyr_reeval)
 
-    retreated = d["len_retreat_date"].notna()
+    restart = _optional(d, "retreat_without_loss_reason").notna()
+    retreat = d["len_retreat_date"]
+    retreated = retreat.notna() & ~restart
     d["retreated"] = _flag(retreated)
+    d["restarted_in_ti"] = _flag(retreat.notna() & restart)
     d["regained"] = _flag(d["retreat_ti_regained"].eq("yes"), known=retreated)
     d["months_to_regain"] = months_between(d["len_retreat_date"], d["retreat_ti_date"])
     second_lost = d["retreat_ti_loss_date"].notna()
     d["second_ti_lost"] = _flag(second_lost, known=d["retreat_ti_date"].notna())
     d["second_ti_months"] = months_between(
         d["retreat_ti_date"], d["retreat_ti_loss_date"].where(second_lost, end))
+    regained_days = (d["retreat_ti_loss_date"].where(second_lost, end)
+                     - d["retreat_ti_date"]).dt.days
+    d["regained_days"] = regained_days.astype("Int64")
+    has_regain = d["retreat_ti_date"].notna()
+    d["regained_iwg"] = _flag(has_regain & (regained_days >= MIN_TI_DAYS), known=retreated)
+    d["regained_short"] = _flag(has_regain & (regained_days < MIN_TI_DAYS), known=retreated)
+
+    d["ti_before_stop_days"] = _ti_before_stop_days(d).astype("Int64")
+    flags = eligibility(d)
+    d["eligible"] = _flag(flags["eligible"])
+    d["excluded_for"] = flags["excluded_for"]
+
+    dmt = pd.to_datetime(_optional(d, "dmt_start_date"))
+    d["later_dmt"] = _flag(dmt.notna())
+    d["dmt_months"] = months_between(stop, dmt)
+    treated = pd.concat([dmt, retreat.where(restart)], axis=1).min(axis=1)
+    in_ti = treated.notna() & (~lost | (treated < d["ti_loss_date"])).fillna(False)
+    d["ti_censored_at_dmt"] = _flag(in_ti)
+    d["ti_months_censor_dmt"] = d["ti_months"].where(~in_ti, months_between(stop, treated))
+    d["ti_lost_censor_dmt"] = _flag(lost & ~in_ti)
+    flags = [f"{c}{IMPUTED_SUFFIX}" for c in DATE_COLUMNS if f"{c}{IMPUTED_SUFFIX}" in d]
+    d["n_dates_imputed"] = (d[flags].astype(bool).sum(axis=1) if flags
+                            else pd.Series(0, index=d.index)).astype("Int64")
 
     d["aml"] = _flag(d["aml_date"].notna())
     d["aml_months"] = months_between(stop, d["aml_date"])
@@ -156,6 +254,76 @@ def analysis_table(cohort: pd.DataFrame, cycles_cutoff: float = CYCLES_CUTOFF,
         stop, d["len_retreat_date"], end, died)
     d["dose_level"] = dose_category(d["len_dose_at_stop_mg"])
     return d
+
+
+def _optional(d: pd.DataFrame, column: str) -> pd.Series:
+    """An optional column, blank throughout if a hand-made frame lacks it (a validated cohort
+    always has every column)."""
+    return d[column] if column in d.columns else pd.Series(pd.NA, index=d.index, dtype=object)
+
+
+def eligibility(cohort: pd.DataFrame) -> pd.DataFrame:
+    """Which patients of a valid cohort the analysis includes, and why the others are not.
+
+    Takes the validated cohort (or `analysis_table` of it). Returns a frame with the cohort's
+    index: one boolean column per `EXCLUSIONS` key (True where that reason applies),
+    `excluded_for` (the first reason that applies, in `EXCLUSIONS` order; <NA> if none) and
+    `eligible` (True where none applies). Exclude with `cohort[eligibility(cohort)["eligible"]]`
+    (`included`), and draw the boxes from `exclusion_counts`.
+    """
+    out = pd.DataFrame(index=cohort.index)
+    first = pd.Series(pd.NA, index=cohort.index, dtype="string")
+    for key, exclusion in EXCLUSIONS.items():
+        hit = exclusion.applies(cohort).reindex(cohort.index).fillna(False).astype(bool)
+        out[key] = hit
+        first = first.mask(first.isna() & hit, key)
+    out["excluded_for"] = first
+    out["eligible"] = first.isna().astype(bool)
+    return out
+
+
+def included(cohort: pd.DataFrame) -> pd.DataFrame:
+    """The patients the analysis includes (rows of `cohort` that no `EXCLUSIONS` applies to)."""
+    return cohort.loc[eligibility(cohort)["eligible"]]
+
+
+def exclusion_counts(cohort: pd.DataFrame) -> pd.DataFrame:
+    """The flow figure's exclusion boxes, one row per `EXCLUSIONS` reason in order.
+
+    Columns: `reason` (the key), `label` (the box text), `definition` (for the Methods), `n`
+    (patients excluded at this step: those for whom it is the first reason), `n_any` (every
+    patient it applies to) and `remaining` (patients left after the step). Patients assessed
+    are `len(cohort)`; patients analysed are the last `remaining`. Every reason has a row, with
+    n = 0 when it excludes nobody, so the figure can say that the definition was checked.
+    """
+    flags = eligibility(cohort)
+    left = len(cohort)
+    rows = []
+    for key, exclusion in EXCLUSIONS.items():
+        n = int((flags["excluded_for"] == key).sum())
+        left -= n
+        rows.append({"reason": key, "label": exclusion.label, "definition": exclusion.definition,
+                     "n": n, "n_any": int(flags[key].sum()), "remaining": left})
+    return pd.DataFrame(rows, columns=["reason", "label", "definition", "n", "n_any",
+                                       "remaining"])
+
+
+def retreatment_response(cohort: pd.DataFrame) -> dict[str, int]:
+    """Re-treatment counts with the 8-week definition of a regained RBC-TI applied.
+
+    Takes the validated cohort (or `analysis_table` of it; pass `included(...)` to count the
+    analysed patients only). Keys: `retreated` (LEN re-treatment after loss of RBC-TI: the
+    denominator), `regained_recorded` (retreat_ti_regained = yes), `regained` (RBC-TI regained
+    and observed for at least 8 weeks: the response numerator), `regained_short` (recorded as
+    regained but observed for under 8 weeks: counted as no response), `restarted_in_ti` (LEN
+    restarted without a loss of RBC-TI: not re-treatment after loss, not in the denominator).
+    """
+    a = cohort if "regained_iwg" in cohort.columns else analysis_table(cohort)
+    return {"retreated": int(a["retreated"].sum()),
+            "regained_recorded": int(a["regained"].sum()),
+            "regained": int(a["regained_iwg"].sum()),
+            "regained_short": int(a["regained_short"].sum()),
+            "restarted_in_ti": int(a["restarted_in_ti"].sum())}
 
 
 def _competing(start: pd.Series, event_date: pd.Series, end: pd.Series, died: pd.Series

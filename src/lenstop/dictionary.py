@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .schema import COLUMNS, RULES
+from .schema import COLUMNS, DATE_COLUMNS, DAY_UNKNOWN_DAY, IMPUTED_SUFFIX, RULES, imputed_flag
 
 BEGIN, END = "<!-- dictionary:begin -->", "<!-- dictionary:end -->"
 CROSSWALK_BEGIN, CROSSWALK_END = "<!-- crosswalk:begin -->", "<!-- crosswalk:end -->"
@@ -23,6 +23,12 @@ def markdown_table() -> str:
                      f"{c.definition} |")
     lines += ["", "| rule | column reported | meaning |", "|---|---|---|"]
     lines += [f"| `{r.id}` | `{r.column}` | {r.text} |" for r in RULES]
+    dates = ", ".join(f"`{imputed_flag(c)}`" for c in DATE_COLUMNS)
+    lines += ["", "| column validation adds | type | meaning |", "|---|---|---|",
+              f"| `<date column>{IMPUTED_SUFFIX}` ({dates}) | boolean | True where the extract "
+              f"gave the date without its day (YYYY-MM, or the crosswalk's `date_format` without "
+              f"its day) and it was set to the {DAY_UNKNOWN_DAY}th of the month; the validation "
+              "summary counts them per column |"]
     return "\n".join(lines)
 
 

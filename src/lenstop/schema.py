@@ -2,6 +2,12 @@
 
 `COLUMNS` and `RULES` are the single source of truth: the pandera schemas in `validate`, the
 data dictionary in `data/README.md` (checked by a test) and the synthetic generator all read them.
+
+A rule refuses data that cannot be true: a date before one it must follow, an answer without the
+event it answers. A row that can be true but does not meet the study's definitions is valid data
+and is not refused here: RBC-TI for less than 8 weeks at discontinuation excludes the patient
+and a regained RBC-TI observed for less than 8 weeks is no response, both counted by
+`lenstop.derive` (`eligibility`, `EXCLUSIONS`) so that the flow figure can show them.
 """
 
 from __future__ import annotations
@@ -13,6 +19,11 @@ from typing import Literal
 import pandas as pd
 
 Kind = Literal["id", "text", "category", "int", "float", "date"]
+
+DAY_UNKNOWN_DAY = 15
+"""A date whose day is unknown (written YYYY-MM) is read as this day of its month, mid-month,
+and flagged in `<column>_imputed` (see `imputed_flag`): never a silent guess."""
+IMPUTED_SUFFIX = "_imputed"
 
 
 @dataclass(frozen=True)
@@ -32,7 +43,8 @@ class ColumnSpec:
     def rule_text(self) -> str:
         """Human-readable statement of the allowed values (used in messages and the dictionary)."""
         if self.kind == "date":
-            return "an ISO date YYYY-MM-DD that exists in the calendar"
+            return ("an ISO date YYYY-MM-DD that exists in the calendar, or YYYY-MM when the "
+                    f"day is unknown (read as the {DAY_UNKNOWN_DAY}th and flagged)")
         if self.kind == "category":
             return "one of " + ", ".join(self.allowed)
         if self.kind in ("int", "float"):
@@ -43,6 +55,11 @@ class ColumnSpec:
             return "non-empty, unique pseudonymous code"
         return "free text"
 
+
+RESTART_REASONS = ("cytogenetic_relapse", "falling_hb", "other")
+"""Reasons for restarting LEN without a prior loss of RBC-TI (`retreat_without_loss_reason`)."""
+DMT_TYPES = ("esa", "luspatercept", "hma", "allo_hsct", "other")
+"""Later disease-modifying therapies (`dmt_type`)."""
 
 C = ColumnSpec
 COLUMNS: tuple[ColumnSpec, ...] = (
@@ -86,13 +103,28 @@ COLUMNS: tuple[ColumnSpec, ...] = (
     C("ti_loss_date", "date", "Loss of RBC-TI: first RBC transfusion for anaemia after "
       "discontinuation (blank: TI kept)."),
     C("aml_date", "date", "Date of progression to AML (blank: none)."),
-    C("len_retreat_date", "date", "Start of LEN re-treatment after loss of RBC-TI (blank: "
+    C("len_retreat_date", "date", "Start of LEN re-treatment after loss of RBC-TI, or of a "
+      "LEN restart while still in RBC-TI when retreat_without_loss_reason says why (blank: "
       "not re-treated)."),
+    C("retreat_without_loss_reason", "category", "Why LEN was restarted while still in RBC-TI "
+      "(no loss of RBC-TI on or before len_retreat_date): cytogenetic relapse (del(5q) found "
+      "again), falling Hb, or another reason; blank for a re-treatment after loss of RBC-TI "
+      "and for patients not re-treated (optional column).", required=False,
+      allowed=RESTART_REASONS),
     C("retreat_ti_regained", "category", "RBC-TI (>= 8 weeks without transfusion) regained on "
-      "re-treatment; blank if not re-treated.", allowed=("yes", "no")),
-    C("retreat_ti_date", "date", "Start of the regained RBC-TI on re-treatment."),
+      "re-treatment after loss of RBC-TI; blank if not re-treated, or restarted while in "
+      "RBC-TI.", allowed=("yes", "no")),
+    C("retreat_ti_date", "date", "Start of the regained RBC-TI on re-treatment (it counts as a "
+      "response once 8 weeks without transfusion are observed: see lenstop.derive)."),
     C("retreat_ti_loss_date", "date", "Loss of the regained RBC-TI (optional column; blank: "
       "kept).", required=False),
+    C("dmt_type", "category", "First disease-modifying therapy other than LEN started after "
+      "discontinuation: erythropoiesis-stimulating agent (esa), luspatercept, hypomethylating "
+      "agent (hma: azacitidine, decitabine), allogeneic stem-cell transplant (allo_hsct), or "
+      "other (a trial drug, say); blank: none (optional column).", required=False,
+      allowed=DMT_TYPES),
+    C("dmt_start_date", "date", "Start of that therapy (the day of transplant for allo_hsct); "
+      "blank with dmt_type (optional column).", required=False),
     C("death_date", "date", "Date of death (blank: alive at last follow-up)."),
     C("last_followup_date", "date", "Date of last contact; equals the date of death for "
       "patients who died.", nullable=False),
@@ -102,6 +134,16 @@ del C
 COLUMN_BY_NAME = {c.name: c for c in COLUMNS}
 REQUIRED_COLUMNS = tuple(c.name for c in COLUMNS if c.required)
 DATE_COLUMNS = tuple(c.name for c in COLUMNS if c.kind == "date")
+
+
+def imputed_flag(column: str) -> str:
+    """The name of the boolean column validation adds for date `column`: True where the
+    extract gave only year and month and the day was set to `DAY_UNKNOWN_DAY`."""
+    return f"{column}{IMPUTED_SUFFIX}"
+
+
+IMPUTED_FLAGS = tuple(imputed_flag(c) for c in DATE_COLUMNS)
+"""The flags validation adds after the dictionary's columns, one per date column (in order)."""
 
 
 @dataclass(frozen=True)
@@ -118,9 +160,13 @@ class Rule:
     ok: Callable[[pd.DataFrame], pd.Series]
 
 
+def _order_holds(d: pd.DataFrame, later: str, earlier: str) -> pd.Series:
+    return d[later].isna() | d[earlier].isna() | (d[later] >= d[earlier])
+
+
 def _order(later: str, earlier: str, text: str, blame: str | None = None) -> Rule:
     def ok(d: pd.DataFrame) -> pd.Series:
-        return d[later].isna() | d[earlier].isna() | (d[later] >= d[earlier])
+        return _order_holds(d, later, earlier)
 
     return Rule(f"{later} >= {earlier}", blame or later, text, (earlier, later), ok)
 
@@ -136,9 +182,11 @@ def _is(d: pd.DataFrame, col: str, value: str) -> pd.Series:
 
 EVENT_DATES = (
     "cyto_reeval_date", "ti_loss_date", "aml_date", "len_retreat_date", "retreat_ti_date",
-    "retreat_ti_loss_date",
+    "retreat_ti_loss_date", "dmt_start_date",
 )
 """Dates of events after discontinuation: none may precede it, nor follow death or last contact."""
+
+RESTART = "retreat_without_loss_reason"
 
 RULES: tuple[Rule, ...] = (
     _order("ti_start_date", "len_start_date", "RBC-TI cannot start before LEN"),
@@ -153,18 +201,39 @@ RULES: tuple[Rule, ...] = (
          ("death_date", "last_followup_date"),
          lambda d: d["death_date"].isna() | (d["death_date"] == d["last_followup_date"])),
     Rule("re-treatment needs loss of TI", "len_retreat_date",
-         "LEN re-treatment is recorded only after loss of RBC-TI, but ti_loss_date is blank",
-         ("ti_loss_date", "len_retreat_date"),
-         lambda d: d["len_retreat_date"].isna() | _given("ti_loss_date")(d)),
-    _order("len_retreat_date", "ti_loss_date", "re-treatment follows loss of RBC-TI"),
+         "LEN re-treatment is recorded only after loss of RBC-TI, but ti_loss_date is blank; "
+         "for LEN restarted while still in RBC-TI, give the reason in "
+         "retreat_without_loss_reason",
+         ("ti_loss_date", "len_retreat_date", RESTART),
+         lambda d: d["len_retreat_date"].isna() | _given("ti_loss_date")(d) | _given(RESTART)(d)),
+    Rule("len_retreat_date >= ti_loss_date", "len_retreat_date",
+         "re-treatment follows loss of RBC-TI (a restart while still in RBC-TI needs "
+         "retreat_without_loss_reason)", ("ti_loss_date", "len_retreat_date", RESTART),
+         lambda d: _order_holds(d, "len_retreat_date", "ti_loss_date") | _given(RESTART)(d)),
+    Rule("restart reason needs restart date", RESTART,
+         "a reason for restarting LEN while in RBC-TI needs the restart date (len_retreat_date)",
+         (RESTART, "len_retreat_date"),
+         lambda d: d[RESTART].isna() | _given("len_retreat_date")(d)),
+    Rule("restart without loss precedes any loss", RESTART,
+         "retreat_without_loss_reason is for LEN restarted while still in RBC-TI, but "
+         "ti_loss_date is on or before len_retreat_date: leave it blank for a re-treatment "
+         "after loss", (RESTART, "ti_loss_date", "len_retreat_date"),
+         lambda d: d[RESTART].isna() | d["ti_loss_date"].isna() | d["len_retreat_date"].isna()
+         | (d["ti_loss_date"] > d["len_retreat_date"])),
     Rule("regained answer needs re-treatment", "retreat_ti_regained",
          "an answer on regained RBC-TI needs a re-treatment date (len_retreat_date)",
          ("len_retreat_date", "retreat_ti_regained"),
          lambda d: d["retreat_ti_regained"].isna() | _given("len_retreat_date")(d)),
     Rule("re-treatment needs regained answer", "retreat_ti_regained",
-         "a re-treated patient needs yes or no for regained RBC-TI",
-         ("len_retreat_date", "retreat_ti_regained"),
-         lambda d: d["len_retreat_date"].isna() | _given("retreat_ti_regained")(d)),
+         "a patient re-treated after loss of RBC-TI needs yes or no for regained RBC-TI",
+         ("len_retreat_date", "retreat_ti_regained", RESTART),
+         lambda d: d["len_retreat_date"].isna() | _given("retreat_ti_regained")(d)
+         | _given(RESTART)(d)),
+    Rule("no regained answer after a restart in TI", "retreat_ti_regained",
+         "RBC-TI can be regained only after it was lost: leave retreat_ti_regained blank when "
+         "LEN was restarted while in RBC-TI (retreat_without_loss_reason given)",
+         (RESTART, "retreat_ti_regained"),
+         lambda d: d[RESTART].isna() | d["retreat_ti_regained"].isna()),
     Rule("regained date iff regained", "retreat_ti_date",
          "a regained-TI date goes with retreat_ti_regained = yes, and yes needs that date",
          ("retreat_ti_regained", "retreat_ti_date"),
@@ -188,4 +257,8 @@ RULES: tuple[Rule, ...] = (
          "CCyR can be lost only by a patient in CCyR at withdrawal (ccyr_at_stop = yes)",
          ("ccyr_at_stop", "ccyr_lost"),
          lambda d: d["ccyr_lost"].isna() | _is(d, "ccyr_at_stop", "yes")),
+    Rule("later therapy type iff date", "dmt_start_date",
+         "a later therapy needs both its type (dmt_type) and its start date (dmt_start_date)",
+         ("dmt_type", "dmt_start_date"),
+         lambda d: d["dmt_type"].notna() == d["dmt_start_date"].notna()),
 )

@@ -9,6 +9,14 @@ exactly (reasons 70/38/9/1, 30 re-evaluations with 22 CCyR losses, 48 re-treated
 are assigned exactly. For the shipped 118 patients, seeds are tried in order from
 `SYNTHETIC_SEED` until the multivariable Cox model also shows all four published factors
 (p < 0.05, published direction); the seed kept is written in the data card.
+
+The cohort meets the IWG definitions the analysis applies (`lenstop.derive`): every patient
+stopped LEN at least 8 weeks (56 days) into RBC-TI, and every regained RBC-TI lasts at least 8
+weeks of observation, so no patient is excluded and every recorded response counts. It also
+exercises the optional columns of a real registry, drawn after everything the calibration
+depends on (so they move no published figure): a few patients restarted LEN while still in
+RBC-TI (with the reason), a few received a later disease-modifying therapy, and a few dates
+have no day (written YYYY-MM in the CSV, read as the 15th and flagged).
 """
 
 from __future__ import annotations
@@ -20,6 +28,8 @@ import numpy as np
 import pandas as pd
 
 from .config import DAYS_PER_MONTH, SYNTHETIC_SEED
+from .derive import MIN_TI_DAYS
+from .schema import COLUMNS, DATE_COLUMNS, DAY_UNKNOWN_DAY, IMPUTED_FLAGS, imputed_flag
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,28 @@ LOG_HR = {"ltb": -1.0, "cycles_ge_cutoff": -1.0, "age_per10": 0.55, "hb": -0.5}
 DEATH_RATE_PER_MONTH = 0.0065
 """Baseline monthly death hazard at age 73 (about 9 years median survival), x1.7 per decade."""
 MAX_SEED_TRIES = 400
+RESTARTS_IN_TI = {"cytogenetic_relapse": 2, "falling_hb": 1, "other": 1}
+"""LEN restarted while still in RBC-TI, by reason (assumed), among patients who keep RBC-TI:
+after a cytogenetic re-evaluation that found del(5q) again, or partway through follow-up."""
+LATER_THERAPY = (
+    # (dmt_type, who, date after which: anchor column, days from, days to)
+    ("esa", "lost RBC-TI, not re-treated", "ti_loss_date", 14, 120, 2),
+    ("luspatercept", "re-treated, RBC-TI not regained, no AML", "len_retreat_date", 112, 240,
+     3),
+    ("hma", "progressed to AML", "aml_date", 7, 45, 1),
+    ("allo_hsct", "progressed to AML, under 70", "aml_date", 60, 150, 1),
+    ("esa", "still in RBC-TI", "len_stop_date", 180, 1500, 1),
+    ("other", "still in RBC-TI", "len_stop_date", 180, 1500, 1),
+)
+"""The first later disease-modifying therapy (assumed): type, the patients it is drawn from,
+its start (days after the anchor date, within follow-up) and how many patients (at n = 118)."""
+DAY_UNKNOWN = {"cyto_reeval_date": 2, "aml_date": 2, "dmt_start_date": 2}
+"""Dates recorded without their day (assumed; at n = 118): outside results, progression and
+treatment elsewhere are the dates registries most often hold only to the month."""
+PLAIN_FIRST = 12
+"""The earliest discontinuations (the first CSV rows) carry none of the optional features, so
+that the first rows are a plain extract of the required columns (tests break them one rule at a
+time)."""
 
 
 def _exact_counts(total: int, parts: dict[str, int] | tuple, n: int) -> dict[str, int]:
@@ -219,7 +251,8 @@ def _assemble(rng: np.random.Generator, draw: _Draw, n: int) -> pd.DataFrame:
     d["len_stop_date"] = stop
     on_len_days = d["len_cycles"].to_numpy() * 28 * rng.uniform(1.0, 1.25, n)
     d["len_start_date"] = stop - pd.to_timedelta(np.round(on_len_days), unit="D")
-    to_ti = np.minimum(rng.uniform(35, 150, n), on_len_days - 28)
+    # RBC-TI began 5-21 weeks into LEN, and at least 8 weeks before LEN was stopped (IWG)
+    to_ti = np.minimum(rng.uniform(35, 150, n), on_len_days - MIN_TI_DAYS)
     d["ti_start_date"] = d["len_start_date"] + pd.to_timedelta(np.round(to_ti), unit="D")
     end = stop + pd.to_timedelta(draw.fu_days, unit="D")
     d["death_date"] = end.where(draw.died)
@@ -240,15 +273,19 @@ def _assemble(rng: np.random.Generator, draw: _Draw, n: int) -> pd.DataFrame:
     d["len_retreat_date"] = retreat.where(is_re)
     n_regain = _scaled(TARGETS.regained, n)
     room = (end - retreat).dt.days.to_numpy()
-    regain_pool = retreated[_pool(room[retreated] >= 100, room[retreated] >= 2, n_regain)]
+    regain_pool = retreated[_pool(room[retreated] >= 100, room[retreated] > MIN_TI_DAYS,
+                                  n_regain)]
     regained = _pick(rng, regain_pool, n_regain)
     is_rg = np.zeros(n, bool)
     is_rg[regained] = True
     d["retreat_ti_regained"] = pd.Series(np.where(is_rg, "yes", "no")).where(is_re)
-    to_regain = np.minimum(np.round(rng.uniform(30, 120, n)), np.maximum(room - 1, 0))
+    # the regained RBC-TI is observed for at least 8 weeks: it starts 8 weeks or more before
+    # the end of follow-up and is not lost within 8 weeks (IWG)
+    to_regain = np.minimum(np.round(rng.uniform(30, 120, n)),
+                           np.maximum(room - MIN_TI_DAYS, 0))
     regain = retreat + pd.to_timedelta(to_regain, unit="D")
     d["retreat_ti_date"] = regain.where(is_rg)
-    second = np.round(rng.exponential(22 * DAYS_PER_MONTH, n)) + 30
+    second = np.round(rng.exponential(22 * DAYS_PER_MONTH, n)) + MIN_TI_DAYS
     second_loss = regain + pd.to_timedelta(second, unit="D")
     d["retreat_ti_loss_date"] = second_loss.where(is_rg & (second_loss <= end))
 
@@ -275,17 +312,97 @@ def _assemble(rng: np.random.Generator, draw: _Draw, n: int) -> pd.DataFrame:
     is_aml = np.zeros(n, bool)
     is_aml[aml] = True
     d["aml_date"] = aml_date.where(is_aml)
+
+    # The optional columns, drawn last from the same stream so that nothing above changes
+    plain = np.zeros(n, bool)
+    plain[np.argsort(stop.to_numpy(), kind="stable")[:PLAIN_FIRST]] = True
+    restarted = _restarts_in_ti(rng, d, end, lost, plain, n)
+    _later_therapy(rng, d, end, plain | restarted, n)
+    _day_unknown(rng, d, plain, n)
     return d
 
 
-COLUMN_ORDER = (
-    "patient_id", "centre", "sex", "age_at_len_stop", "ipssr", "karyotype",
-    "tb_units_8wk_pre_len", "len_start_date", "ti_start_date", "len_cycles",
-    "len_dose_at_stop_mg", "len_stop_date", "stop_reason", "hb_at_stop_g_dl", "anc_at_stop",
-    "plt_at_stop", "ccyr_at_stop", "cyto_reeval_date", "ccyr_lost", "ti_loss_date", "aml_date",
-    "len_retreat_date", "retreat_ti_regained", "retreat_ti_date", "retreat_ti_loss_date",
-    "death_date", "last_followup_date",
-)
+def _after(anchor: pd.Series, end: pd.Series, lo: int, hi: int, u: np.ndarray
+           ) -> tuple[pd.Series, np.ndarray]:
+    """A date `lo` to `hi` days after `anchor` and not after `end` (u uniform in [0, 1)), and
+    where there is room for it."""
+    room = (end - anchor).dt.days.to_numpy(dtype=float)
+    fits = np.nan_to_num(room, nan=-1) >= lo
+    span = np.maximum(np.minimum(hi, np.nan_to_num(room, nan=lo)) - lo, 0)
+    days = lo + np.floor(u * (span + 1))
+    return anchor + pd.to_timedelta(days, unit="D"), fits
+
+
+def _restarts_in_ti(rng: np.random.Generator, d: pd.DataFrame, end: pd.Series,
+                    lost: np.ndarray, plain: np.ndarray, n: int) -> np.ndarray:
+    """LEN restarted without a loss of RBC-TI (`RESTARTS_IN_TI`); returns who."""
+    stop = d["len_stop_date"]
+    d["retreat_without_loss_reason"] = pd.Series(np.nan, index=d.index, dtype=object)
+    fu = (end - stop).dt.days.to_numpy()
+    free = ~lost & ~plain & (fu >= 400)
+    after_reeval, room = _after(d["cyto_reeval_date"], end, 14, 60, rng.random(n))
+    relapsed = free & d["ccyr_lost"].eq("yes").to_numpy() & room
+    midway = stop + pd.to_timedelta(np.round(rng.uniform(0.3, 0.7, n) * fu), unit="D")
+    taken = np.zeros(n, bool)
+    for reason, count in RESTARTS_IN_TI.items():
+        cytogenetic = reason == "cytogenetic_relapse"
+        chosen = _pick(rng, np.flatnonzero((relapsed if cytogenetic else free) & ~taken),
+                       _scaled(count, n))
+        taken[chosen] = True
+        d.loc[chosen, "len_retreat_date"] = (after_reeval if cytogenetic else midway)[chosen]
+        d.loc[chosen, "retreat_without_loss_reason"] = reason
+    return taken
+
+
+def _later_therapy(rng: np.random.Generator, d: pd.DataFrame, end: pd.Series,
+                   barred: np.ndarray, n: int) -> None:
+    """The first later disease-modifying therapy of a few patients (`LATER_THERAPY`)."""
+    d["dmt_type"] = pd.Series(np.nan, index=d.index, dtype=object)
+    d["dmt_start_date"] = pd.Series(pd.NaT, index=d.index, dtype="datetime64[ns]")
+    lost = d["ti_loss_date"].notna().to_numpy()
+    retreated = d["len_retreat_date"].notna().to_numpy() & ~d[
+        "retreat_without_loss_reason"].notna().to_numpy()
+    pools = {
+        "lost RBC-TI, not re-treated": lost & ~retreated,
+        "re-treated, RBC-TI not regained, no AML": retreated & d["retreat_ti_regained"].eq(
+            "no").to_numpy() & d["aml_date"].isna().to_numpy(),
+        "progressed to AML": d["aml_date"].notna().to_numpy(),
+        "progressed to AML, under 70": d["aml_date"].notna().to_numpy()
+        & (d["age_at_len_stop"] < 70).to_numpy(),
+        "still in RBC-TI": ~lost & ~d["len_retreat_date"].notna().to_numpy(),
+    }
+    taken = barred.copy()
+    for kind, who, anchor, lo, hi, count in LATER_THERAPY:
+        start, fits = _after(d[anchor], end, lo, hi, rng.random(n))
+        chosen = _pick(rng, np.flatnonzero(pools[who] & fits & ~taken), _scaled(count, n))
+        taken[chosen] = True
+        d.loc[chosen, "dmt_type"] = kind
+        d.loc[chosen, "dmt_start_date"] = start[chosen]
+
+
+def _day_unknown(rng: np.random.Generator, d: pd.DataFrame, plain: np.ndarray, n: int) -> None:
+    """Set a few dates (`DAY_UNKNOWN`) to the 15th of their month, flagged as the validated
+    cohort flags a YYYY-MM date, choosing only dates whose move keeps their order with every
+    other date of the patient (so no rule, definition or published count changes)."""
+    flags = {c: np.zeros(n, bool) for c in DATE_COLUMNS}
+    for column, count in DAY_UNKNOWN.items():
+        s = d[column]
+        mid = s.dt.to_period("M").dt.to_timestamp() + pd.Timedelta(days=DAY_UNKNOWN_DAY - 1)
+        ok = s.notna().to_numpy() & ~plain & (s != mid).to_numpy()
+        for other in DATE_COLUMNS:
+            if other != column:
+                o = d[other]
+                keeps = np.sign((mid - o).dt.days) == np.sign((s - o).dt.days)
+                ok &= (keeps | o.isna()).to_numpy()
+        chosen = _pick(rng, np.flatnonzero(ok), _scaled(count, n))
+        d.loc[chosen, column] = mid[chosen]
+        flags[column][chosen] = True
+    for column in DATE_COLUMNS:
+        d[imputed_flag(column)] = flags[column]
+
+
+COLUMN_ORDER = tuple(c.name for c in COLUMNS)
+"""The CSV's columns: the data dictionary's, in its order."""
 
 
 def _finish(d: pd.DataFrame) -> pd.DataFrame:
@@ -293,7 +410,7 @@ def _finish(d: pd.DataFrame) -> pd.DataFrame:
     d = d.iloc[order].reset_index(drop=True)
     width = max(4, len(str(len(d))))
     d["patient_id"] = [f"SYN-{i + 1:0{width}d}" for i in range(len(d))]
-    return d[list(COLUMN_ORDER)]
+    return d[[*COLUMN_ORDER, *IMPUTED_FLAGS]]
 
 
 MISSING_SHARE = {"anc_at_stop": 0.04, "plt_at_stop": 0.03, "len_dose_at_stop_mg": 0.03}
@@ -327,6 +444,9 @@ def generate(n: int = TARGETS.n, seed: int = SYNTHETIC_SEED,
              search: bool | None = None) -> tuple[pd.DataFrame, int]:
     """Simulate `n` patients; return (cohort with date columns as Timestamps, seed used).
 
+    The cohort has the validated cohort's columns: the dictionary's, then the
+    `<column>_imputed` flags (a flagged date is on the 15th and written YYYY-MM in the CSV).
+
     With `search` (default: only for the published n = 118) seeds are tried from `seed` upwards
     until the calibration is within 0.5 month of both medians and the Cox model shows the four
     published factors; otherwise `seed` is used as it is.
@@ -345,9 +465,15 @@ def generate(n: int = TARGETS.n, seed: int = SYNTHETIC_SEED,
 
 
 def to_csv_text(d: pd.DataFrame) -> str:
-    """The cohort as CSV text: ISO dates, blanks for missing, fixed float formatting."""
+    """The cohort as CSV text: ISO dates (YYYY-MM where `<column>_imputed` says the day is
+    unknown), blanks for missing, fixed float formatting; the flags are not written."""
     out = d.copy()
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].dt.strftime("%Y-%m-%d")
+            text = out[col].dt.strftime("%Y-%m-%d")
+            flag = imputed_flag(col)
+            if flag in out.columns:
+                text = text.where(~out[flag].astype(bool), out[col].dt.strftime("%Y-%m"))
+            out[col] = text
+    out = out.drop(columns=[f for f in IMPUTED_FLAGS if f in out.columns])
     return out.to_csv(index=False, lineterminator="\n", na_rep="")

@@ -8,6 +8,16 @@ A cell already reported in pass 1 is not reported again in pass 2. Header proble
 unknown or repeated columns) are reported together with those of the columns that are there,
 and a whole column written in another convention (day-first dates, decimal commas, Hb in g/L)
 is told what crosswalk line fixes it.
+
+A date whose day is unknown, written year-month (`2019-05`, or the crosswalk's `date_format`
+without its day: `05.2019` for `%d.%m.%Y`), is read as the 15th of the month and flagged: the
+cohort gets a boolean `<column>_imputed` per date column (`schema.IMPUTED_FLAGS`) and the
+warnings count them per column. A year alone is refused: it cannot be placed in follow-up.
+
+The IWG definitions the analysis applies (RBC-TI for at least 8 weeks before discontinuation,
+a regained RBC-TI observed for 8 weeks) are not validation rules: a row that misses them is
+true data about a patient the study does not include, so `lenstop.derive.eligibility` excludes
+and counts it for the flow figure (STROBE item 13) instead of refusing the extract.
 """
 
 from __future__ import annotations
@@ -32,7 +42,17 @@ from .crosswalk import (
 )
 from .io import RawTable, read_raw
 from .problems import DataError, Problem
-from .schema import COLUMN_BY_NAME, COLUMNS, REQUIRED_COLUMNS, RULES, ColumnSpec
+from .schema import (
+    COLUMN_BY_NAME,
+    COLUMNS,
+    DATE_COLUMNS,
+    DAY_UNKNOWN_DAY,
+    IMPUTED_FLAGS,
+    REQUIRED_COLUMNS,
+    RULES,
+    ColumnSpec,
+    imputed_flag,
+)
 
 ID = "patient_id"
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
@@ -71,19 +91,24 @@ def validate_raw(raw: RawTable, today: dt.date | None = None) -> pd.DataFrame:
     frame = frame[[c.name for c in present]]
     shown = shown[[c.name for c in present]]
     frame = _serial_dates(frame, raw)
-    text = _normalise(frame)
     fmt = raw.crosswalk.date_format if isinstance(raw.crosswalk, Crosswalk) else None
+    frame, imputed = _impute_days(frame, raw, fmt)
+    text = _normalise(frame)
     found = _failures(_text_schema(present, fmt), text, raw, shown)
     found = _conventions(found, frame, raw)
     settled = _settled(raw)
     problems += [p for p in found if (p.row, p.column) not in settled]
     reported = settled | {(p.row, p.column) for p in found}
     typed = _typed(text)
+    for spec in COLUMNS:  # optional columns absent from the file are blank (rules see them)
+        if not spec.required and spec.name not in typed.columns:
+            typed[spec.name] = pd.NaT if spec.kind == "date" else pd.NA
     hints = _unit_hints(typed, raw)
     problems += hints
     hinted = {p.column for p in hints}
     today = today or dt.date.today()
-    for p in _failures(_typed_schema(present, today), typed, raw, shown):
+    schema = _typed_schema(present, today, set(typed.columns))
+    for p in _failures(schema, typed, raw, shown, imputed):
         if (p.row, p.column) in reported:
             continue
         if p.column in hinted and p.rule == COLUMN_BY_NAME[p.column].rule_text():
@@ -91,10 +116,75 @@ def validate_raw(raw: RawTable, today: dt.date | None = None) -> pd.DataFrame:
         problems.append(p)
     if problems:
         raise DataError(problems, raw.warnings)
-    for spec in COLUMNS:  # optional columns absent from the file are blank
-        if spec.name not in typed.columns:
-            typed[spec.name] = pd.NaT if spec.kind == "date" else pd.NA
-    return typed[[c.name for c in COLUMNS]]
+    for column in DATE_COLUMNS:
+        flag = pd.Series(False, index=typed.index)
+        flag.iloc[sorted(i for i, c in imputed if c == column)] = True
+        typed[imputed_flag(column)] = flag
+    return typed[[*(c.name for c in COLUMNS), *IMPUTED_FLAGS]]
+
+
+_YEAR_MONTH = re.compile(r"\d{4}-\d{2}")
+_YEAR_ONLY = re.compile(r"\d{4}")
+
+
+def month_format(date_format: str | None) -> str | None:
+    """How an extract whose dates are written `date_format` writes a date without its day:
+    the format with its day code and one separator beside it removed (`%d.%m.%Y` -> `%m.%Y`,
+    `%m/%d/%Y` -> `%m/%Y`, `%Y%m%d` -> `%Y%m`); None for no format or one without `%d`."""
+    if not date_format or "%d" not in date_format:
+        return None
+    i = date_format.index("%d")
+    start, end = i, i + 2
+    if date_format[end:end + 1] not in ("", "%"):  # "%d." and the like: drop the separator
+        end += 1
+    elif i >= 1 and date_format[i - 1] != "%" and (i < 2 or date_format[i - 2] != "%"):
+        start -= 1  # "-%d" at the end: drop the separator before it
+    fmt = date_format[:start] + date_format[end:]
+    return fmt or None
+
+
+def _impute_days(frame: pd.DataFrame, raw: RawTable, date_format: str | None
+                 ) -> tuple[pd.DataFrame, set[tuple[int, str]]]:
+    """Day-unknown dates (year and month: ISO `YYYY-MM`, or the crosswalk's `date_format`
+    without its day) as ISO dates on the 15th; returns the frame and the (row position,
+    column) of every such cell, with one warning per column counting them."""
+    forms = ["%Y-%m"]
+    other = month_format(date_format)
+    if other and other != "%Y-%m":
+        forms.append(other)
+    out, imputed = frame, set()
+    for column in DATE_COLUMNS:
+        if column not in frame.columns:
+            continue
+        s = frame[column]
+        text = s.where(s.map(lambda v: isinstance(v, str)))
+        if text.isna().all():
+            continue
+        full = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").notna()
+        if date_format:
+            full |= pd.to_datetime(text, format=date_format, errors="coerce").notna()
+        month = pd.Series(pd.NaT, index=s.index, dtype="datetime64[ns]")
+        for form in forms:
+            cand = text.where(~full & month.isna())
+            if form == "%Y-%m":  # strictly 4 + 2 digits: "2019-5" is no ISO month
+                cand = cand.where(cand.map(lambda v: isinstance(v, str)
+                                           and _YEAR_MONTH.fullmatch(v) is not None))
+            month = month.fillna(pd.to_datetime(cand, format=form, errors="coerce"))
+        hit = month.notna()
+        if not hit.any():
+            continue
+        if out is frame:
+            out = frame.copy()
+        out.loc[hit, column] = (month[hit] + pd.Timedelta(days=DAY_UNKNOWN_DAY - 1)
+                                ).dt.strftime("%Y-%m-%d")
+        positions = [i for i, h in enumerate(hit.to_numpy()) if h]
+        imputed |= {(i, column) for i in positions}
+        n = len(positions)
+        raw.warnings.append(
+            f"{raw.path.name}: {n} date{'s' if n != 1 else ''} of {column} had no day: set to "
+            f"the {DAY_UNKNOWN_DAY}th ({imputed_flag(column)} is True for "
+            f"{'them' if n != 1 else 'it'})")
+    return out, imputed
 
 
 def _settled(raw: RawTable) -> set[tuple[str, str]]:
@@ -254,7 +344,22 @@ def _normalise(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _parses_date(s: pd.Series) -> pd.Series:
-    return pd.to_datetime(s, format="%Y-%m-%d", errors="coerce").notna()
+    """An ISO date, or a year alone (which `_not_year_only` reports, once)."""
+    return pd.to_datetime(s, format="%Y-%m-%d", errors="coerce").notna() | _year_only(s)
+
+
+def _year_only(s: pd.Series) -> pd.Series:
+    return s.map(lambda v: isinstance(v, str) and _YEAR_ONLY.fullmatch(v) is not None
+                 ).astype(bool)
+
+
+def _not_year_only(s: pd.Series) -> pd.Series:
+    return ~_year_only(s)
+
+
+YEAR_ONLY_RULE = (f"a date with at least year and month: a year alone cannot be placed in "
+                  f"follow-up (give YYYY-MM, read as the {DAY_UNKNOWN_DAY}th and flagged, or "
+                  "YYYY-MM-DD)")
 
 
 def _parses_number(s: pd.Series) -> pd.Series:
@@ -271,7 +376,11 @@ def _text_checks(spec: ColumnSpec, date_format: str | None = None) -> list[pa.Ch
         rule = spec.rule_text() if not date_format else (
             f"a date as the crosswalk's date_format {date_format} (or ISO YYYY-MM-DD) that "
             "exists in the calendar")
-        return [pa.Check(_parses_date, error=rule)]
+        rule = rule if not date_format else (
+            rule + f"; a date without its day as {month_format(date_format) or '%Y-%m'} or "
+            "YYYY-MM")
+        return [pa.Check(_parses_date, error=rule),
+                pa.Check(_not_year_only, error=YEAR_ONLY_RULE)]
     if spec.kind == "int":
         return [pa.Check(_parses_whole, error="a whole number")]
     if spec.kind == "float":
@@ -306,9 +415,12 @@ def _typed(text: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _typed_schema(present: list[ColumnSpec], today: dt.date) -> pa.DataFrameSchema:
+def _typed_schema(present: list[ColumnSpec], today: dt.date,
+                  names: set[str] | None = None) -> pa.DataFrameSchema:
+    """Ranges and future dates of the `present` columns, and every rule of `schema.RULES`
+    whose columns are all in `names` (default: the present ones)."""
     limit = pd.Timestamp(today)
-    names = {c.name for c in present}
+    names = {c.name for c in present} if names is None else names
     columns = {}
     for c in present:
         checks = []
@@ -328,10 +440,12 @@ def _holds(rule):
 
 
 def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame, raw: RawTable,
-              text: pd.DataFrame) -> list[Problem]:
+              text: pd.DataFrame, imputed: set[tuple[int, str]] = frozenset()
+              ) -> list[Problem]:
     """Run `schema` lazily and turn pandera's failure cases into Problems.
 
-    Values are shown from `text`, the cells as the file holds them (before case folding).
+    Values are shown from `text`, the cells as the file holds them (before case folding); a
+    rule that fails on a day-unknown date says which day it was read as (`imputed`).
     """
     try:
         schema.validate(frame, lazy=True)
@@ -356,8 +470,14 @@ def _failures(schema: pa.DataFrameSchema, frame: pd.DataFrame, raw: RawTable,
             if key in seen:
                 continue
             seen.add(key)
-            value = ", ".join(f"{c}={_show(text.at[idx, c])}" for c in rule.involves)
-            problems.append(Problem(raw.path, row, pid, rule.column, rule.id, rule.text, value))
+            value = ", ".join(f"{c}={_show(text.at[idx, c] if c in text.columns else None)}"
+                              for c in rule.involves)
+            message = rule.text
+            read = [f"{c} as {_show(frame.at[idx, c])}" for c in rule.involves
+                    if (idx, c) in imputed]
+            if read:
+                message += f" (day unknown, read {', '.join(read)})"
+            problems.append(Problem(raw.path, row, pid, rule.column, rule.id, message, value))
             continue
         column = str(case.column)
         if check == "not_nullable":
