@@ -29,7 +29,7 @@ $(shell rm -rf $(VENV))
 endif
 endif
 
-.PHONY: help venv report test sysdeps lint format validate synthetic bench clean
+.PHONY: help venv report test sysdeps lint format validate synthetic lab bench clean
 
 help: ## List the targets and what they do
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -42,13 +42,15 @@ help: ## List the targets and what they do
 	@echo "             REPLACE=1 (take over build/<name>/ from another extract of that name),"
 	@echo "             LINE_NUMBERS=1 (number the PDF's lines, for review)"
 
-$(STAMP): requirements.txt requirements.lock pyproject.toml
+$(STAMP): requirements.txt requirements.lock pyproject.toml workflow/jupyterlab-overrides.json
 	@command -v $(PYTHON_SYS) >/dev/null || { echo "error: $(PYTHON_SYS) not found (Python 3.11 is required)"; exit 1; }
 	@test -x $(PY) || $(PYTHON_SYS) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt -c requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@mkdir -p $(VENV)/share/jupyter/lab/settings && cp workflow/jupyterlab-overrides.json \
+	  $(VENV)/share/jupyter/lab/settings/overrides.json
 	@echo "$(CURDIR)" > $(STAMP)
 
 venv: $(STAMP) ## Create or update .venv from the pinned requirements (idempotent)
@@ -87,8 +89,11 @@ validate: $(STAMP) ## Validate DATA, print every problem, write build/<name>/qua
 synthetic: $(STAMP) ## Regenerate data/synthetic/cohort.csv (deterministic, seeded)
 	$(VENV)/bin/lenstop synthesize --out data/synthetic/cohort.csv
 
+lab: $(STAMP) ## Start JupyterLab on the project's kernel (outputs of runs by hand go to build/scratch/)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
 bench: $(STAMP) ## Run the benchmark and write benchmarks/results.md
 	$(PY) benchmarks/run.py
 
 clean: ## Remove build outputs (keeps .venv and committed results)
-	rm -rf build _manuscript .snakemake .build report.html report.pdf
+	rm -rf build _manuscript .snakemake .build .quarto

@@ -37,7 +37,7 @@ def test_every_kind_of_output_is_compared(two_builds):
     first, _ = two_builds
     kinds = {name.rsplit(".", 1)[-1] for name in first}
     assert {"json", "md", "svg", "png", "ipynb", "yml", "html", "pdf"} <= kinds
-    for path in ("results/results.json", "_manuscript/report.html", "_manuscript/report.pdf",
+    for path in ("results/results.json", "_manuscript/index.html", "_manuscript/report.pdf",
                  "results/tables/table1.md", "figures/ti_km.svg", "figures/ti_km.png",
                  "notebooks/02_ti_duration.ipynb", "_variables.yml"):
         assert path in first, path

@@ -26,6 +26,7 @@ def project(tmp_path):
     shutil.copy(config.NOTEBOOKS_DIR / "01_cohort.ipynb", root / "notebooks")
     (root / "workflow").mkdir()
     for name in uptodate.SOURCES:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(f"{name}\n")
     data = tmp_path / "extract.csv"
     data.write_text("patient_id\nP1\n")

@@ -313,10 +313,11 @@ def test_min_cell_reaches_every_notebook_and_the_results(canary_build):
 
 
 def _small_ints(value, min_cell: int, path: tuple = ()):
-    """Integers from 1 to min_cell - 1 in a results tree (but the meta and test df)."""
+    """Integers from 1 to min_cell - 1 in a results tree (but the meta, degrees of freedom,
+    and the simulation study, whose numbers describe simulated cohorts and seeds)."""
     if isinstance(value, dict):
         for key, v in value.items():
-            if key not in ("meta", "df"):
+            if key not in ("meta", "df", "global_df", "spline_df", "simulation"):
                 yield from _small_ints(v, min_cell, (*path, key))
     elif isinstance(value, list):
         for i, v in enumerate(value):
@@ -335,7 +336,7 @@ def test_no_count_below_the_minimum_cell_size_in_shareable_outputs(canary_build)
     reasons = merged["cohort"]["stop_reason_counts"]
     assert (reasons["unknown"]["n"], reasons["patient"]["n"]) == ("<5", ">=5")
     assert reasons["unknown"]["pct"] is None and reasons["patient"]["pct"] is None
-    html = privacy.texts(out / "_manuscript" / "report.html")
+    html = privacy.texts(out / "_manuscript" / "index.html")
     report = " ".join(text for _where, text in html)
     built = yaml.safe_load((out / "_variables.yml").read_text(encoding="utf-8"))
     published = built.pop("published")  # the paper's figures, public, quoted once each

@@ -20,7 +20,7 @@ import pytest
 
 from lenstop import config
 
-from .pdf_layout import HAVE_PDFTOTEXT, NO_PDFTOTEXT, overlaps
+from .render.pdflayout import overlaps, pdftotext_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     shutil.which("quarto") is None,
@@ -77,7 +77,7 @@ def test_quarto_writes_the_manuscript_files_with_every_number(rendered):
     assert not re.search(r'(?:href|src)="https?://', text)  # viewable offline
 
 
-@pytest.mark.skipif(not HAVE_PDFTOTEXT, reason=NO_PDFTOTEXT)
+@pytest.mark.skipif(pdftotext_missing() is not None, reason=str(pdftotext_missing()))
 def test_quarto_pdf_has_no_colliding_words(rendered):
     project, _runs = rendered
     assert overlaps(project / "_manuscript" / "report.pdf") == []

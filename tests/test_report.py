@@ -20,15 +20,19 @@ import pytest
 from lenstop import config, results
 
 from ._builds import shipped_build
-from .pdf_layout import HAVE_PDFTOTEXT, NO_PDFTOTEXT, overlaps
+from .render.pdflayout import overlaps, pdftotext_missing
 
 pytestmark = pytest.mark.slow
 
 FIGURES = ("fig-flow", "fig-ti-km", "fig-forest", "fig-ti-km-factors", "fig-ti-cif",
-           "fig-cyto-reeval", "fig-swimmer", "fig-second-ti")
-TABLES = ("tbl-baseline", "tbl-cox", "tbl-ccyr-ti", "tbl-reproduction", "tbl-strobe")
-SECTIONS = ("1 Introduction", "2 Methods", "3 Results", "4 Discussion", "References",
-            "Appendices", "STROBE checklist", "Reproducibility")
+           "fig-survival", "fig-aml-cif", "fig-cyto-reeval", "fig-swimmer", "fig-second-ti",
+           "fig-simulation")
+TABLES = ("tbl-baseline", "tbl-cox", "tbl-cs-fg", "tbl-ccyr-ti", "tbl-reproduction",
+          "tbl-strobe", "tbl-simulation", "tbl-baseline-tests")
+SECTIONS = ("Key points", "1 Introduction", "2 Methods", "3 Results", "4 Discussion",
+            "Declarations", "References", "Appendix A: STROBE checklist",
+            "Appendix B: Reproducibility", "Appendix C: Simulation study",
+            "Appendix D: Supplementary tables")
 
 
 def _build(data) -> subprocess.CompletedProcess:
@@ -45,7 +49,7 @@ def built(request):
 
 @pytest.fixture(scope="module")
 def html(built) -> str:
-    return (built["out"] / "_manuscript" / "report.html").read_text(encoding="utf-8")
+    return (built["out"] / "_manuscript" / "index.html").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +79,7 @@ def _key_numbers(built) -> list[str]:
 
 def test_build_writes_report_in_the_build_folder(built):
     out = built["out"]
-    for path in ("_manuscript/report.html", "_manuscript/report.pdf", "results/results.json",
+    for path in ("_manuscript/index.html", "_manuscript/report.pdf", "results/results.json",
                  "_variables.yml", "notebooks/02_ti_duration.ipynb", "figures/ti_km.svg"):
         assert (out / path).is_file(), path
     assert "[notebook 02_ti_duration] done" in built["first"].stdout
@@ -162,7 +166,7 @@ def test_private_build_folder_is_a_quarto_project_with_a_working_pre_render(buil
     assert (out / "_variables.yml").is_file()
 
 
-@pytest.mark.skipif(not HAVE_PDFTOTEXT, reason=NO_PDFTOTEXT)
+@pytest.mark.skipif(pdftotext_missing() is not None, reason=str(pdftotext_missing()))
 def test_pdf_has_no_colliding_words(built):
     """Tables fit their columns and figures sit clear of text (pdftotext word boxes)."""
     assert overlaps(built["out"] / "_manuscript" / "report.pdf") == []

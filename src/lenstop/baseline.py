@@ -21,10 +21,35 @@ CCYR_AT_STOP = Row("ccyr_at_stop", "Cytogenetic response at withdrawal", "catego
                    (("yes", "CCyR"), ("no", "No CCyR"), ("not_assessed", "Not assessed")))
 
 
+MIN_GROUP = 5
+"""Table 1 has no column for a reason given by fewer patients: such a reason is merged into
+"patient decision" (the closest in kind: neither toxicity nor a physician's choice)."""
+
+
 def table_data(analysis: pd.DataFrame) -> pd.DataFrame:
-    """The analysis table with the two published dichotomies as labelled categories."""
+    """The analysis table with the two published dichotomies as labelled categories, and the
+    stop reasons of fewer than `MIN_GROUP` patients merged (`group_labels` names the result)."""
+    from .derive import merge_sparse
+
+    reasons, _rule = merge_sparse(analysis[GROUP].astype(object), min_n=MIN_GROUP,
+                                  into="patient")
     return analysis.assign(ltb_cat=analysis["ltb"].map({1: "low", 0: "high"}),
-                           long_cat=analysis["cycles_ge_cutoff"].map({1: "yes", 0: "no"}))
+                           long_cat=analysis["cycles_ge_cutoff"].map({1: "yes", 0: "no"}),
+                           **{GROUP: reasons.astype(object)})
+
+
+def group_labels(analysis: pd.DataFrame) -> tuple[dict[str, str], str]:
+    """Table 1's columns after the merge (labels, in the paper's order) and the rule as a
+    sentence for the table note ('' when no reason was merged)."""
+    counts = analysis[GROUP].value_counts()
+    merged = [k for k in REASONS if k != "patient" and 0 < counts.get(k, 0) < MIN_GROUP]
+    labels = {k: v for k, v in REASONS.items() if k not in merged}
+    if not merged:
+        return labels, ""
+    names = [REASONS[k].lower() for k in merged]
+    labels["patient"] = "Patient decision or " + " or ".join(names)
+    return labels, (f"Reasons given for fewer than {MIN_GROUP} patients ({', '.join(names)}) "
+                    "are counted with patient decision.")
 
 
 def rows(tb_cutoff: float, cycles_cutoff: float) -> list[Row]:

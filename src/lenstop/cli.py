@@ -31,8 +31,9 @@ def _validate(args: argparse.Namespace) -> int:
         if args.report:
             _quality_report(args, exc.problems, list(exc.notes))
         raise
-    for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
+    from .pipeline import print_loading_messages
+
+    print_loading_messages(warnings)
     print(f"{Path(args.data).name}: {len(cohort)} patients, all checks passed.")
     if args.report:
         _quality_report(args, [], warnings)

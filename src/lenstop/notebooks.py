@@ -13,11 +13,12 @@ from pathlib import Path
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
 
-NOTEBOOKS = ("01_cohort", "02_ti_duration", "03_cytogenetics", "04_retreatment", "05_outcomes")
+NOTEBOOKS = ("01_cohort", "02_ti_duration", "03_cytogenetics", "04_retreatment", "05_outcomes",
+             "06_simulation")
 """The analysis notebooks, in report order; each writes the results section of its name."""
 
 SECTION_OF = dict(zip(NOTEBOOKS, ("cohort", "ti_duration", "cytogenetics", "retreatment",
-                                  "outcomes"), strict=True))
+                                  "outcomes", "simulation"), strict=True))
 
 
 STOP_REQUESTED = False

@@ -33,6 +33,9 @@ class Outcomes:
     aml_shown: list[dict]
     aml_stop: float
     death_without_aml: CIFSummary
+    censor_dmt: dict
+    """RBC-TI duration censored at a later disease-modifying therapy or LEN restart (shown)."""
+    n_censored_at_dmt: int
 
 
 def estimate(a: pd.DataFrame, cells: Cells, landmarks, alpha: float) -> Outcomes:
@@ -44,9 +47,11 @@ def estimate(a: pd.DataFrame, cells: Cells, landmarks, alpha: float) -> Outcomes
     stop = km_stop(os_fit.fitter, cells.min_cell)
     death = cumulative_incidence(a, ENDPOINTS["aml"].duration_col, ENDPOINTS["aml"].event_col,
                                  cause=CR_DIED, landmarks=landmarks, alpha=alpha)
+    sensitivity = endpoint_summary(a, "ti_duration_censor_dmt", landmarks, alpha)
     return Outcomes(fits=fits, shown={k: cells.km(v) for k, v in fits.items()}, aml=aml,
                     aml_shown=cells.landmarks(aml.landmarks, stop), aml_stop=stop,
-                    death_without_aml=death)
+                    death_without_aml=death, censor_dmt=cells.km(sensitivity),
+                    n_censored_at_dmt=int(a["ti_censored_at_dmt"].sum()))
 
 
 def _pct(row: dict, key: str) -> str:
@@ -71,6 +76,10 @@ def lines(o: Outcomes, cells: Cells) -> list[str]:
                    f"patients; median {median} (95% CI {low}-{high})")
         out += [f"  at {r['time']:g} months: {_pct(r, 'survival')}" for r in shown["landmarks"]]
     aml_events = cells.of(o.aml.events.get(1, 0), o.aml.n)
+    sens = o.censor_dmt
+    out.append(f"RBC-TI duration censored at later therapy or LEN restart in RBC-TI "
+               f"({cells.count(o.n_censored_at_dmt)} censored there): median "
+               + ("not reached" if sens["median"] is None else f"{sens['median']:.1f} months"))
     out.append(f"AML progression: {aml_events} of {o.aml.n} patients (death without AML "
                "competing)")
     out += [f"  cumulative incidence at {r['time']:g} months: {_pct(r, 'cif')}"
@@ -85,11 +94,16 @@ def survival_figure(o: Outcomes, data_label: str, min_cell: int):
                      min_cell=min_cell)
 
 
-def aml_figure(o: Outcomes, data_label: str):
-    """Cumulative incidence of AML and of death without AML (Aalen-Johansen)."""
+def aml_figure(o: Outcomes, a: pd.DataFrame, data_label: str, min_cell: int = 0):
+    """Cumulative incidence of AML and of death without AML (Aalen-Johansen), with the
+    patients still at risk of either (alive, AML-free, followed) below."""
     import matplotlib.pyplot as plt
+    from lifelines import KaplanMeierFitter
+    from lifelines.plotting import add_at_risk_counts
 
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    from .figures import suppress_at_risk
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.4))
     o.aml.fitter.plot(ax=ax, color=OKABE_ITO[1], label="AML progression",
                       loc=slice(0, o.aml_stop))
     o.death_without_aml.fitter.plot(ax=ax, color=OKABE_ITO[0], ci_show=False,
@@ -99,6 +113,15 @@ def aml_figure(o: Outcomes, data_label: str):
     ax.set_ylim(0, 1)
     ax.set_xlim(left=0)
     ax.legend(loc="upper left", fontsize=8)
+    e = ENDPOINTS["aml"]
+    risk = KaplanMeierFitter().fit(a[e.duration_col].astype(float),
+                                   (a[e.event_col] > 0).astype(int), label="At risk")
+    add_at_risk_counts(risk, ax=ax, rows_to_show=["At risk"], xticks=ax.get_xticks().tolist(),
+                       labels=["At risk"])
+    if min_cell:
+        for twin in fig.axes:  # lifelines draws the counts as a twin axis's tick labels
+            if twin is not ax:
+                suppress_at_risk(twin, min_cell)
     data_stamp(fig, data_label)
     fig.tight_layout()
     return fig
@@ -114,6 +137,9 @@ def section(o: Outcomes, cells: Cells) -> dict:
         out[f"{key}_median_months"] = shown["median"]
         out[f"{key}_median_months_ci"] = shown["median_ci"]
         out[f"{key}_rate_at_months"] = {f"{r['time']:g}": r for r in shown["landmarks"]}
+    out["ti_censor_dmt_median_months"] = o.censor_dmt["median"]
+    out["ti_censor_dmt_median_months_ci"] = o.censor_dmt["median_ci"]
+    out["ti_censor_dmt_censored"] = cells.count(o.n_censored_at_dmt)
     out["aml_events"] = cells.of(o.aml.events.get(1, 0), o.aml.n)
     out["aml_cif_at_months"] = {f"{r['time']:g}": r for r in o.aml_shown}
     return out

@@ -31,7 +31,18 @@ from . import config, uptodate
 
 SNAKEFILE = config.ROOT / "workflow" / "Snakefile"
 MANUSCRIPT_SOURCES = config.MANUSCRIPT_SOURCES
-REPORT_FILES = ("_manuscript/report.html", "_manuscript/report.pdf")
+def report_files() -> tuple[str, ...]:
+    """What the render step writes (as Quarto names them): the article site's index.html, the
+    PDF, and for each notebook an HTML preview and the notebook itself, which every embedded
+    figure and table links to."""
+    from .notebooks import NOTEBOOKS
+
+    return ("_manuscript/index.html", "_manuscript/report.pdf",
+            *(f"_manuscript/notebooks/{nb}{end}" for nb in NOTEBOOKS
+              for end in ("-preview.html", ".ipynb")))
+
+
+REPORT_FILES = report_files()
 INTERRUPT_GRACE_S = 60
 """How long an interrupted workflow may take to stop its jobs before it is terminated."""
 FAULT_ENV = "LENSTOP_TEST_FAULT"
@@ -129,6 +140,14 @@ def _stamp_text(data: Path, cohort) -> str:
                   "patients": len(cohort)})
 
 
+def print_loading_messages(messages: list[str]) -> None:
+    """What reading the extract noticed, on stderr: a documented convention applied (a date
+    known to the month set to the 15th, and flagged) is a note; anything else a warning."""
+    for m in messages:
+        kind = "note" if "set to the 15th" in m else "warning"
+        print(f"{kind}: {m}", file=sys.stderr)
+
+
 def write_stamp(data: Path, stamp: Path, cohort) -> bool:
     """Write the validation stamp of `data` unless it is already current; True if written.
 
@@ -163,8 +182,7 @@ def validate_stamp(data: Path, stamp: Path, sheet: str | None = None) -> None:
     cached = load(data, Path(stamp).parent, sheet)
     cohort, warnings = cached if cached is not None else load_cohort(
         data, sheet=sheet, mapping=config.mapping_path())
-    for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
+    print_loading_messages(warnings)
     write_stamp(data, stamp, cohort)
     print(f"{Path(data).name}: {len(cohort)} patients, all checks passed.")
 
@@ -359,7 +377,7 @@ def stage(stage: Path, data: Path | None = None, min_cell: int | None = None,
 
 
 def render(project: Path) -> None:
-    """Render the manuscript of `project` to _manuscript/report.html and .pdf (pandoc, Typst)."""
+    """Render the manuscript of `project` into _manuscript/ (`REPORT_FILES`; pandoc, Typst)."""
     from .render import render as render_manuscript
 
     project = Path(project).resolve()
@@ -455,7 +473,9 @@ def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None
     env["PYTHONHASHSEED"] = env.get("PYTHONHASHSEED") or "0"
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
            "--directory", str(config.ROOT), "--cores", str(min(4, os.cpu_count() or 1)),
-           "--rerun-incomplete", "--nolock", "--quiet", "rules",
+           "--rerun-incomplete", "--nolock",
+           # one line per step (ours); Snakemake's banner and job tables only when asked
+           *([] if os.environ.get("LENSTOP_VERBOSE") else ["--quiet", "all"]),
            "--config", f"data={_relative(data)}", f"out={_relative(out)}", f"until={until}",
            f"min_cell={min_cell}", f"line_numbers={int(bool(line_numbers))}",
            *([f"sheet={sheet}"] if sheet else []), *(extra or [])]
@@ -509,7 +529,6 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     out = build_dir(data, min_cell)
     work = work_dir(out)
     privacy.check_output_dir(data, out)
-    claim_build_dir(data, out, replace)
     intact = published_intact(out)
     # Nothing changed since the last successful build (same extract bytes, options, code,
     # notebooks and sources; published files intact): say so without starting Snakemake.
@@ -527,8 +546,8 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     from .validate import load_cohort
 
     cohort, warnings = load_cohort(data, sheet=sheet, mapping=mapping)
-    for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
+    print_loading_messages(warnings)
+    claim_build_dir(data, out, replace)  # (after validation: bad data is reported first)
     if not intact:  # a published file was edited or deleted: publish again
         for stamp in work.glob("published-*.json"):
             stamp.unlink()
@@ -561,9 +580,11 @@ def _run(data: Path, out: Path, until: str, min_cell: int, sheet: str | None,
     code = snakemake(data, out, until=until, min_cell=min_cell, sheet=sheet,
                      line_numbers=line_numbers)
     if code == 0:
-        what = "variables" if until == "variables" else "report"
-        print(f"build of {what} for {data.name} finished in {time.perf_counter() - start:.1f} s"
-              f" -> {_relative(out)}")
+        folder = "the project folder" if out.resolve() == config.ROOT.resolve() else \
+            _relative(out) + "/"
+        made = ("_variables.yml and results/results.json" if until == "variables" else
+                "_manuscript/index.html and _manuscript/report.pdf")
+        print(f"{data.name}: built in {time.perf_counter() - start:.1f} s: {made} in {folder}")
     elif code == 130:
         print("build interrupted; the previous outputs are unchanged.", file=sys.stderr)
     else:

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("cohort", "ti_duration", "cytogenetics", "retreatment", "outcomes")
+SECTIONS = ("cohort", "ti_duration", "cytogenetics", "retreatment", "outcomes", "simulation")
 """One section per notebook, in report order."""
 
 

@@ -46,7 +46,7 @@ def _cohort(a: pd.DataFrame, cycles_cutoff: float, tb_cutoff: float) -> dict[str
     from .tables import table_one
 
     table1 = table_one(baseline.table_data(a), baseline.rows(tb_cutoff, cycles_cutoff),
-                       group=baseline.GROUP, group_labels=REASONS)
+                       group=baseline.GROUP, group_labels=baseline.group_labels(a)[0])
     counts = a["stop_reason"].value_counts().reindex(list(REASONS), fill_value=0)
     quart = {c: a[c].dropna().astype(float).quantile([0.25, 0.5, 0.75]).to_list()
              for c in ("age_at_len_stop", "hb_at_stop_g_dl", "len_cycles",

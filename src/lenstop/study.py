@@ -16,11 +16,14 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from . import cohort_cache, config, figures, results
-from .derive import analysis_table
+from .derive import analysis_table, exclusion_counts, included
+from .privacy import BUILD_DATA_ENV, check_build_data, check_output_dir
 from .privacy import PrivacyError as PrivacyError  # raised here; defined with the guard
-from .privacy import check_build_data, check_output_dir
 from .suppression import Cells
 from .tables import Table
+
+SCRATCH_DIR = config.BUILD_DIR / "scratch"
+"""Where a notebook run by hand on the shipped cohort writes (git-ignored)."""
 
 OUTPUT_ENV = "LENSTOP_OUTPUT_DIR"
 """Environment variable that redirects outputs: the build runs each notebook in its own staging
@@ -46,6 +49,9 @@ class Study:
     synthetic: bool
     data_sha256: str
     parameters: dict
+    exclusions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """`derive.exclusion_counts` of the validated cohort: the flow figure's exclusion boxes;
+    `analysis` holds the patients left (`cohort` holds every patient assessed)."""
     warnings: list[str] = field(default_factory=list)
 
     @property
@@ -112,6 +118,11 @@ def open_study(data_path: str | Path | None = None, output_dir: str | Path | Non
     check_build_data(data_path)
     if output_dir is None:
         output_dir = os.environ.get(OUTPUT_ENV) or default_output_dir(data_path, min_cell)
+        if Path(output_dir).resolve() == config.ROOT.resolve() and not os.environ.get(
+                BUILD_DATA_ENV):  # run by hand (JupyterLab): never over the committed outputs
+            output_dir = SCRATCH_DIR
+            print(f"Run by hand: outputs go to {SCRATCH_DIR.relative_to(config.ROOT)}/; the "
+                  "committed figures/ and results/ are written by `make report` only.")
     output_dir = Path(output_dir).resolve()
     check_output_dir(data_path, output_dir)
     cohort, warnings = cohort_cache.load_or_validate(data_path, output_dir, sheet)
@@ -120,6 +131,8 @@ def open_study(data_path: str | Path | None = None, output_dir: str | Path | Non
               "landmarks": list(landmarks), "min_cell": int(min_cell)}
     return Study(
         data_path=data_path, output_dir=output_dir, cohort=cohort,
-        analysis=analysis_table(cohort, cycles_cutoff=cycles_cutoff, tb_cutoff=tb_cutoff),
+        analysis=analysis_table(included(cohort), cycles_cutoff=cycles_cutoff,
+                                tb_cutoff=tb_cutoff),
+        exclusions=exclusion_counts(cohort),
         synthetic=config.is_synthetic(data_path), data_sha256=results.sha256(data_path),
         parameters=params, warnings=warnings)

@@ -206,10 +206,12 @@ def to_markdown(frame: pd.DataFrame) -> str:
 
 
 class Table:
-    """A table shown richly in JupyterLab (great_tables HTML) and as markdown for the report.
+    """A table as markdown: JupyterLab renders it, and Quarto and the pandoc renderer read it
+    into a real table for both HTML and PDF.
 
-    Jupyter stores both representations in the notebook, so Quarto and the pandoc renderer can
-    each pick the one their output format needs.
+    There is deliberately no HTML representation: any text/html output makes Quarto 1.7 load
+    require.js and jQuery from a CDN in the notebook preview pages, which then need the
+    internet to view (and the two formats would show different tables).
     """
 
     def __init__(self, frame: pd.DataFrame, table_id: str, title: str = "",
@@ -222,16 +224,6 @@ class Table:
     def _repr_markdown_(self) -> str:
         text = to_markdown(self.frame)
         return text + (f"\n\n{self.note}" if self.note else "")
-
-    def _repr_html_(self) -> str:
-        from great_tables import GT
-
-        gt = GT(self.frame, id=self.table_id)
-        if self.title:
-            gt = gt.tab_header(title=self.title)
-        if self.note:
-            gt = gt.tab_source_note(self.note)
-        return gt.as_raw_html()
 
     def save(self, tables_dir) -> None:
         """Write the markdown version to `tables_dir/<table_id>.md` (atomically)."""

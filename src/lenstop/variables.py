@@ -23,7 +23,7 @@ WITHHELD_MEDIAN = "withheld under the minimum cell size"
 WITHHELD_AT_RISK = "withheld, as fewer patients than the minimum cell size were at risk"
 BEYOND = "not estimable (beyond the longest follow-up)"
 REPORTED_PACKAGES = ("lifelines", "statsmodels", "scipy", "pandas", "numpy", "pandera",
-                     "matplotlib", "great-tables", "papermill", "snakemake", "pypandoc_binary",
+                     "matplotlib", "papermill", "snakemake", "pypandoc_binary",
                      "typst")
 
 
@@ -300,7 +300,7 @@ def declarations(report: dict, synthetic: bool, min_cell: int) -> dict[str, str]
             "code_availability": (
                 "The analysis code, notebooks, workflow and manuscript sources are in the "
                 "project repository (see Reproducibility); `make report` rebuilds this report."),
-            "funding": "None: this reproduction was made without dedicated funding.",
+            "funding": "This reproduction received no dedicated funding.",
             "competing_interests": "None declared.",
             "ethics": ("Not required: the data are simulated and describe no real patient, "
                        "so no ethics approval or consent applies."),
@@ -314,6 +314,24 @@ def declarations(report: dict, synthetic: bool, min_cell: int) -> dict[str, str]
         "competing_interests": _declaration(report, "competing_interests"),
         "ethics": _declaration(report, "ethics"),
     }
+
+
+def exclusion_text(exclusions: list[dict], assessed: int | str, n: int | str) -> str:
+    """'Of 120 patients assessed, 2 were excluded (...); 118 were analysed', or that none was."""
+    excluded = [e for e in exclusions if e["n"] not in (0, "0")]
+    if not excluded:
+        return (f"All {assessed} patients assessed met the study's definitions and were "
+                "analysed")
+    return (f"Of {assessed} patients assessed, " + _join([f"{e['n']} were excluded because of "
+            f"{e['label'][0].lower()}{e['label'][1:]}" for e in excluded]) + f"; {n} were analysed")
+
+
+def imputed_text(k: int) -> str:
+    """The Methods sentence on dates known to the month only."""
+    if not k:
+        return "Every date was known to the day."
+    return (f"{count(k, 'date')} known only to the month {'was' if k == 1 else 'were'} set to "
+            "the 15th of that month (and flagged).")
 
 
 def outcome_texts(oc: dict, level: str) -> dict:
@@ -338,7 +356,41 @@ def outcome_texts(oc: dict, level: str) -> dict:
                 or _missing_estimate(r) for k, r in oc["aml_cif_at_months"].items()},
     }
     out["definitions"] = {k: v.rstrip(".") for k, v in oc["definitions"].items()}
+    censored = oc.get("ti_censor_dmt_censored", 0)
+    out["censor_dmt"] = (
+        f"Censoring RBC-TI duration at the start of a later disease-modifying therapy or a LEN "
+        f"restart in RBC-TI ({count(censored, 'patient')}) gave a median of "
+        + median_text(oc["ti_censor_dmt_median_months"], *oc["ti_censor_dmt_median_months_ci"],
+                      level, 1, "lost RBC-TI") + "."
+        if censored not in (0, "0", None) else
+        "No patient received a later disease-modifying therapy while in RBC-TI, so censoring "
+        "there changes nothing.")
     return out
+
+
+def simulation_texts(sim: dict) -> dict:
+    """Planted against recovered (notebook 06): the sentence the Discussion quotes."""
+    if not sim.get("terms"):
+        return {"sentence": "The simulation study was not run.", "replicates": "0"}
+    parts = [f"{t['mean_hr']:.2f} for {TERM_SHORT.get(t['term'], t['term'])} (planted "
+             f"{t['planted_hr']:.2f})" for t in sim["terms"]]
+    cover = [t["coverage"] for t in sim["terms"]]
+    power = [t["power"] for t in sim["terms"]]
+    m = sim["median"]
+    median = (f"{m['median_months']:.1f} months" if m.get("median_months") is not None
+              else "not reached")
+    return {
+        "replicates": str(sim["replicates"]),
+        "sentence": (
+            f"In {sim['replicates']} cohorts of {sim['n']} patients drawn afresh from the "
+            "generator's planted model, the analysis recovered geometric-mean hazard ratios of "
+            + _join(parts) + f"; the 95% confidence intervals covered the planted values in "
+            f"{100 * min(cover):.0f}% to {100 * max(cover):.0f}% of the cohorts, and the power "
+            f"to detect each factor was {100 * min(power):.0f}% to {100 * max(power):.0f}% "
+            f"(@tbl-simulation, @fig-simulation). The median RBC-TI duration over the cohorts "
+            f"was {median} against a planted {m['planted_months']:.1f} months; "
+            f"{m['not_reached']} of {m['replicates']} cohorts did not reach a median."),
+    }
 
 
 def narrative(synthetic: bool, file: str, n: str, median: str, events: str,
@@ -502,8 +554,77 @@ def _abstract_cox(mv: dict, multi: dict, params: dict, cut: str, labels: dict) -
         return (f"No factor of the multivariable model ({count(mv['n'], 'patient')}) was "
                 "significantly associated with RBC-TI duration.")
     text = _join(sig)
+    hrs = _join([f"{t['hr']:.2f} (95% CI {ci(t['ci_low'], t['ci_high'], 2)}) for "
+                 f"{TERM_SHORT.get(k, k)}" for k, t in multi.items() if t.get("hr") is not None])
     return (f"{text[0].upper()}{text[1:]} went with longer RBC-TI in the multivariable model "
-            f"({count(mv['n'], 'patient')}).")
+            f"of {count(mv['n'], 'patient')}: hazard ratios {hrs}.")
+
+
+TERM_SHORT = {"ltb": "low transfusion burden", "cycles_ge_cutoff": "long treatment",
+              "age_per10": "age per 10 years", "hb": "Hb per g/dL"}
+
+
+def count_tests(results: dict) -> int:
+    """How many p-values the build reports (every 'p' or '*_p' entry with a value)."""
+    def walk(node) -> int:
+        if isinstance(node, dict):
+            return sum((1 if (k == "p" or k.endswith("_p")) and isinstance(v, int | float)
+                        and not isinstance(v, bool) else 0) + walk(v) for k, v in node.items())
+        if isinstance(node, list):
+            return sum(walk(v) for v in node)
+        return 0
+    return walk(results)
+
+
+def model_check_texts(ti: dict, params: dict, n_tests: int) -> dict[str, str]:
+    """Linearity, centre, competing-risk and multiplicity sentences for the model section."""
+    alpha = params["alpha"]
+    lin = [t for t in ti.get("linearity", []) if t.get("p") is not None]
+    linearity = ("Natural cubic splines (3 df) " + (
+        "did not fit better than linear terms for " if all(t["p"] >= alpha for t in lin)
+        else "fitted better than linear terms for some factors: ")
+        + _join([f"{TERM_SHORT.get(t['term'], t['term'])} ({pval(t['p'])})" for t in lin])
+        + "." if lin else "Linearity was not tested (no multivariable model).")
+    centre = ti.get("cox_centre", {})
+    cl, st = centre.get("cluster", {}), centre.get("strata", {})
+    if cl.get("terms"):
+        centre_text = (
+            f"With standard errors robust to clustering within the {cl['n_centres']} centres, "
+            + _join([f"{TERM_SHORT.get(t['term'], t['term'])} {ratio(t)}" for t in cl["terms"]])
+            + (("; stratified by centre, the hazard ratios were "
+                + _join([f"{t['hr']:.2f}" for t in st["terms"] if t.get("hr") is not None])
+                + " in the same order") if st.get("terms") else "") + ".")
+    else:
+        centre_text = "The centre sensitivity analysis could not be fitted."
+    cs = {t["term"]: t for t in ti["cox_multivariable"]["terms"]}
+    fg = {t["term"]: t for t in ti["fine_gray"]["terms"]}
+    differ = [k for k in cs if k in fg and cs[k].get("p") is not None
+              and fg[k].get("p") is not None and (cs[k]["p"] < alpha) != (fg[k]["p"] < alpha)]
+    cs_fg = ("Cause-specific and subdistribution hazard ratios agreed in direction and "
+             "significance for every factor (@tbl-cs-fg)." if not differ else
+             "Cause-specific and subdistribution hazard ratios disagreed (@tbl-cs-fg) for "
+             + _join([f"{TERM_SHORT.get(k, k)}: cause-specific {ratio(cs[k])}, subdistribution "
+                      f"{ratio(fg[k], 'shr')}" for k in differ])
+             + ". The subdistribution hazard also counts the patients who died in "
+             "RBC-TI, who can no longer lose it, so a factor that goes with death (as age does) "
+             "weighs less on the cumulative incidence than on the rate of loss among the living.")
+    km, aj = ti["ti_rate_at_months"].get("60", {}), ti["cif_at_months"].get("60", {})
+    if km.get("survival") is not None and aj.get("cif") is not None:
+        gap = 100 * ((1 - km["survival"]) - aj["cif"])
+        overstate = (f"At 60 months one minus Kaplan-Meier put the probability of having lost "
+                     f"RBC-TI at {100 * (1 - km['survival']):.1f}%, {gap:.1f} percentage points "
+                     f"above the Aalen-Johansen cumulative incidence ({100 * aj['cif']:.1f}%), "
+                     "because it treats the patients who died in RBC-TI as if they could still "
+                     "lose it.")
+    else:
+        overstate = "The 60-month estimates are not available for this cohort."
+    multiplicity = (
+        f"This report gives {n_tests} p-values, each at a two-sided level of {alpha:g}, without "
+        "adjustment for multiplicity: apart from the published model's four factors, they are "
+        "descriptive, and about one in twenty would fall below that level by chance alone.")
+    return {"linearity": linearity, "centre": centre_text, "cs_fg": cs_fg,
+            "km_overstatement": overstate, "multiplicity": multiplicity,
+            "reason_rule": ti.get("reason_rule", "")}
 
 
 def cyto_texts(cy: dict) -> dict[str, str]:
@@ -527,11 +648,28 @@ def cyto_texts(cy: dict) -> dict[str, str]:
                     f"{lost} of them lost CCyR ({prop_ci(cy['ccyr_lost'])}).")
         abstract = (f"{lost} of {count(reev, 'patient')} re-evaluated in complete cytogenetic "
                     "response lost it.")
+    split = cy.get("ccyr_lost_by_timing", {})
+    before, after = split.get("before", {}), split.get("after", {})
+    timing = ""
+    if reev and before.get("n") and after.get("n"):
+        timing = (f"Of the re-evaluations, {after['n']} came after the loss of RBC-TI, when "
+                  f"anaemia may have prompted them; {after['k']} of these found CCyR lost "
+                  f"({prop_ci(after)}), against {before['k']} of the {before['n']} done before "
+                  f"the loss or in patients who kept RBC-TI ({prop_ci(before)}).")
+    odds = cy["ccyr_vs_ti"]
+    if fisher is None:
+        fisher_text = "no test without re-evaluated patients"
+    elif odds.get("odds_ratio") is not None:
+        fisher_text = (f"odds ratio {num(odds['odds_ratio'], 2)}, 95% CI "
+                       f"{ci(odds['or_ci_low'], odds['or_ci_high'], 2)}; Fisher's exact test, "
+                       f"{pval(fisher)}")
+    else:
+        fisher_text = f"Fisher's exact test, {pval(fisher)}"
     return {
         "sentence": sentence,
         "abstract": abstract,
-        "fisher_text": f"Fisher's exact test, {pval(fisher)}" if fisher is not None else
-                       "no test without re-evaluated patients",
+        "timing": timing,
+        "fisher_text": fisher_text,
     }
 
 
@@ -552,16 +690,39 @@ def retreat_texts(rt: dict) -> dict[str, str]:
                        f"of {median_iqr(rt['months_to_regain'])} months after re-starting LEN."
                        if k else "No re-treated patient regained RBC-TI."))
     if second["n"]:
-        median = (WITHHELD_AT_RISK if second.get("withheld") or second.get("median_withheld")
-                  else "not reached" if second["median"] is None else
-                  f"{num(second['median'])} months")
+        withheld_median = second.get("withheld") or second.get("median_withheld")
+        median = (WITHHELD_AT_RISK if withheld_median else median_text(
+            second["median"], *second["median_ci"], "95%", second["events"],
+            "lost the second RBC-TI"))
+        first = rt.get("first_ti_of_responders") or {}
+        against = (f", against a median first RBC-TI of {num(first['median'])} months in the "
+                   "same patients" if first.get("median") is not None else "")
         second_sentence = (f"The second RBC-TI was lost by {second['events']} of "
-                           f"{count(second['n'], 'patient')} (median duration {median}).")
+                           f"{count(second['n'], 'patient')} (median duration {median}, with "
+                           f"deaths in the second RBC-TI censored{against}).")
     else:
         second_sentence = ""
+    evaluable, ev = rt.get("evaluable"), rt.get("retreat_ti_regained_evaluable") or {}
+    weeks = int(rt.get("evaluable_rule_days", 112)) // 7
+    evaluable_sentence = (
+        f"Among the {evaluable} evaluable patients (followed for at least {weeks} weeks after "
+        f"restarting LEN, or responding earlier), {ev.get('k')} regained RBC-TI "
+        f"({prop_ci(ev)})." if evaluable and ev.get("n") else "")
+    short, restarted = rt.get("regained_short", 0), rt.get("restarted_in_ti", 0)
+    extra = []
+    if short not in (0, "0", None):
+        extra.append(f"{count(short, 'patient')} recorded as regaining RBC-TI for less than 8 "
+                     "weeks counted as no response (IWG)")
+    if restarted not in (0, "0", None):
+        extra.append(f"{count(restarted, 'patient')} restarted LEN while still transfusion "
+                     "independent (for cytogenetic relapse or falling Hb) and are not counted "
+                     "as re-treated after loss")
+    restart_text = (" ".join(f"{e[0].upper()}{e[1:]}." for e in extra))
     return {
         "sentence": sentence,
         "second_sentence": second_sentence,
+        "evaluable_sentence": evaluable_sentence,
+        "restart_sentence": restart_text,
         "abstract": (f"Of {count(n, 'patient')} re-treated with LEN, {k} regained RBC-TI "
                      f"({prop_ci(rt['retreat_ti_regained'])})." if n else
                      "No patient was re-treated with LEN."),
@@ -572,6 +733,7 @@ def build(results: dict, commit: str | None = None) -> dict:
     """All manuscript variables from a merged results dict (nested, every leaf a string)."""
     c, ti, cy, rt, oc = (results[s] for s in ("cohort", "ti_duration", "cytogenetics",
                                               "retreatment", "outcomes"))
+    sim = results["simulation"]["simulation"]
     meta = c["meta"]
     params = meta["parameters"]
     n = c["n_patients"]
@@ -630,6 +792,11 @@ def build(results: dict, commit: str | None = None) -> dict:
             "cycles_ge": share(c["cycles_ge_cutoff"]),
             "isolated": share(c["isolated_del5q"]),
             "missing": missing_text(c.get("missing", {})),
+            "assessed": str(c.get("assessed", n)),
+            "exclusions": exclusion_text(c.get("exclusions", []), c.get("assessed", n), n),
+            "definitions": " ".join(f"{e['definition'].rstrip('.')}." for e in
+                                    c.get("exclusions", [])),
+            "dates_imputed": imputed_text(c.get("dates_imputed", 0)),
         },
         "ti": {
             "events": str(ti["ti_loss_events"]),
@@ -663,6 +830,7 @@ def build(results: dict, commit: str | None = None) -> dict:
             "ph_global_p": pval(ti["ph_test"]["global_p"]) if ti["ph_test"] else "not tested",
             "n_candidates": str(len(ti["cox_univariable"])),
             **cox_texts(ti, params),
+            "checks": model_check_texts(ti, params, count_tests(results)),
         },
         "cyto": {
             "in_ccyr": str(cy["ccyr_at_stop"]),
@@ -689,6 +857,7 @@ def build(results: dict, commit: str | None = None) -> dict:
             **retreat_texts(rt),
         },
         "outcomes": outcome_texts(oc, level),
+        "simulation": simulation_texts(sim),
         "published": _published(),
         "software": software(),
         "build": {"commit": commit if commit is not None else _git_commit(),
@@ -720,6 +889,7 @@ def typst_header(variables: dict, line_numbers: bool = False) -> str:
         "#show table: set text(size: 8pt, hyphenate: false)",
         "#show table.cell: set par(justify: false)",
         "#show heading: set text(hyphenate: false)",
+
     ]
     if line_numbers:
         lines += ["// line numbers for review (LINE_NUMBERS=1)",
