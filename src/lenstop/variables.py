@@ -301,7 +301,7 @@ def declarations(report: dict, synthetic: bool, min_cell: int) -> dict[str, str]
                 "The analysis code, notebooks, workflow and manuscript sources are in the "
                 "project repository (see Reproducibility); `make report` rebuilds this report."),
             "funding": "This reproduction received no dedicated funding.",
-            "competing_interests": "None declared.",
+            "competing_interests": "No competing interests are declared.",
             "ethics": ("Not required: the data are simulated and describe no real patient, "
                        "so no ethics approval or consent applies."),
         }
@@ -718,9 +718,16 @@ def retreat_texts(rt: dict) -> dict[str, str]:
                      "independent (for cytogenetic relapse or falling Hb) and are not counted "
                      "as re-treated after loss")
     restart_text = (" ".join(f"{e[0].upper()}{e[1:]}." for e in extra))
+    cif = rt.get("restart_cif_at_months", {})
+    at = [(k, r) for k, r in cif.items() if r.get("cif") is not None and k in ("12", "24", "60")]
+    restart_cif = ("With death as a competing event, the cumulative incidence of any LEN "
+                   "restart after discontinuation was " + _join(
+                       [f"{100 * r['cif']:.1f}% at {k} months" for k, r in at])
+                   + " (@fig-restart-cif)." if at else "")
     return {
         "sentence": sentence,
         "second_sentence": second_sentence,
+        "restart_cif": restart_cif,
         "evaluable_sentence": evaluable_sentence,
         "restart_sentence": restart_text,
         "abstract": (f"Of {count(n, 'patient')} re-treated with LEN, {k} regained RBC-TI "

@@ -58,7 +58,11 @@ def load_snapshot_cohort() -> pd.DataFrame:
     """The frozen copy of the shipped cohort, dates parsed (no validation: its rules may
     change, the fixture must not), with the analysis variables of `derive` added."""
     from lenstop.derive import analysis_table
-    from lenstop.schema import DATE_COLUMNS
+    from lenstop.schema import COLUMNS, DATE_COLUMNS
 
-    cohort = pd.read_csv(COHORT_SNAPSHOT, parse_dates=list(DATE_COLUMNS))
+    header = pd.read_csv(COHORT_SNAPSHOT, nrows=0).columns
+    cohort = pd.read_csv(COHORT_SNAPSHOT, parse_dates=[c for c in DATE_COLUMNS if c in header])
+    for col in (c.name for c in COLUMNS if c.name not in cohort.columns):  # optional columns
+        cohort[col] = pd.Series(pd.NaT if col in DATE_COLUMNS else pd.NA, index=cohort.index,
+                                dtype="datetime64[ns]" if col in DATE_COLUMNS else object)
     return analysis_table(cohort)
