@@ -142,7 +142,7 @@ def test_nobody_reevaluated_retreated_or_losing_ti(shipped_results):
     assert v["ti"]["median_text"] == "not reached (no patient had lost RBC-TI)"
     assert v["ti"]["abstract"].endswith("no patient lost RBC-TI, so the median RBC-TI duration "
                                         "was not reached.")
-    assert v["ti"]["rate"]["12"] == "100.0%"
+    assert v["ti"]["rate"]["m12"] == "100.0%"
     assert v["ti"]["events_sentence"] == "0 patients (0%) lost RBC-TI and 0 died without " \
                                          "losing it."
 
