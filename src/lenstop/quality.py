@@ -9,6 +9,7 @@ It names rows and patient ids, so it is written only where git ignores it (by de
 from __future__ import annotations
 
 import html
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -97,7 +98,7 @@ def write(path: str | Path, problems: list[Problem], warnings: list[str],
     out.mkdir(parents=True, exist_ok=True)
     write_atomic(out / "report.html", page)
     xlsx = out / "report.xlsx"
-    tmp = out / f".report.xlsx.tmp{__import__('os').getpid()}"
+    tmp = out / f".report.xlsx.tmp{os.getpid()}"
     with pd.ExcelWriter(tmp, engine="openpyxl") as book:
         table.to_excel(book, sheet_name="By centre and rule", index=False)
         detail.to_excel(book, sheet_name="Every problem", index=False)
