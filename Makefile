@@ -14,6 +14,9 @@ SHEET ?=
 REPLACE ?=
 LINE_NUMBERS ?=
 MAPPING ?=
+SENSITIVITY ?= 1
+PROFILE ?=
+R ?= 200
 
 export PYTHONHASHSEED := 0
 # the report's date is the commit time of HEAD unless SOURCE_DATE_EPOCH is set (lenstop.config)
@@ -29,7 +32,7 @@ $(shell rm -rf $(VENV))
 endif
 endif
 
-.PHONY: help venv report test sysdeps lint format validate synthetic lab bench clean
+.PHONY: help venv report simulate test sysdeps lint format validate synthetic lab bench clean
 
 help: ## List the targets and what they do
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -40,7 +43,10 @@ help: ## List the targets and what they do
 	@echo "             SHEET=name (Excel sheet; default: the one with patient_id),"
 	@echo "             MAPPING=crosswalk.yml (extract columns, codes, units -> data dictionary),"
 	@echo "             REPLACE=1 (take over build/<name>/ from another extract of that name),"
-	@echo "             LINE_NUMBERS=1 (number the PDF's lines, for review)"
+	@echo "             LINE_NUMBERS=1 (number the PDF's lines, for review),"
+	@echo "             SENSITIVITY=0 (skip the sensitivity grid; builds into build/<name>-nogrid/),"
+	@echo "             PROFILE=workflow/profiles/slurm (run the jobs on a Slurm cluster),"
+	@echo "             R=2000 (replicates of make simulate; default 200, as the report)"
 
 $(STAMP): requirements.txt requirements.lock pyproject.toml workflow/jupyterlab-overrides.json
 	@command -v $(PYTHON_SYS) >/dev/null || { echo "error: $(PYTHON_SYS) not found (Python 3.11 is required)"; exit 1; }
@@ -58,7 +64,11 @@ venv: $(STAMP) ## Create or update .venv from the pinned requirements (idempoten
 report: $(STAMP) ## Build the report from DATA (MIN_CELL=5 shows counts below 5 as "<5")
 	$(VENV)/bin/lenstop build --data "$(DATA)" $(if $(MIN_CELL),--min-cell "$(MIN_CELL)") \
 	  $(if $(SHEET),--sheet "$(SHEET)") $(if $(filter 1 yes true,$(REPLACE)),--replace) \
-	  $(if $(filter 1 yes true,$(LINE_NUMBERS)),--line-numbers) $(if $(MAPPING),--mapping "$(MAPPING)")
+	  $(if $(filter 1 yes true,$(LINE_NUMBERS)),--line-numbers) $(if $(MAPPING),--mapping "$(MAPPING)") \
+	  $(if $(filter 0 no false,$(SENSITIVITY)),--no-sensitivity) $(if $(PROFILE),--profile "$(PROFILE)")
+
+simulate: $(STAMP) ## Run the simulation study (R replicates; PROFILE=... on a cluster) into build/simulation/R<R>/
+	$(VENV)/bin/lenstop simulate --replicates "$(R)" $(if $(PROFILE),--profile "$(PROFILE)")
 
 # -n auto --dist loadfile: one pytest-xdist worker per core, each test file on one worker, and
 # the files that share tests/_builds.py's build together (conftest.py, pytest_xdist_make_scheduler)

@@ -31,8 +31,8 @@ TABLES = ("tbl-baseline", "tbl-cox", "tbl-cs-fg", "tbl-ccyr-ti", "tbl-reproducti
           "tbl-strobe", "tbl-simulation", "tbl-baseline-tests")
 SECTIONS = ("Key points", "1 Introduction", "2 Methods", "3 Results", "4 Discussion",
             "Declarations", "References", "Appendix A: STROBE checklist",
-            "Appendix B: Reproducibility", "Appendix C: Simulation study",
-            "Appendix D: Supplementary tables")
+            "Appendix B: Reproducibility", "Appendix C: Sensitivity analyses",
+            "Appendix D: Simulation study", "Appendix E: Supplementary tables")
 
 
 def _build(data) -> subprocess.CompletedProcess:

@@ -3,7 +3,10 @@ its summary statistics right by hand and plausible on a small run."""
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -157,3 +160,53 @@ def test_summary_goes_into_results_json(small_run):
     results.dumps({"simulation": s})
     shown = simulation.table(s)
     assert list(shown["term"]) == [*simulation.TERMS, "km_median_months"]
+
+
+def test_batches_cover_every_seed_once():
+    assert simulation.batches(45, 3, 20) == [(3, 22), (23, 42), (43, 47)]
+    assert simulation.batches(200) == [(s, s + 19) for s in range(1, 201, 20)]
+
+
+def test_jobs_give_the_same_summary_however_the_seeds_are_split(tmp_path):
+    """The workflow's batches and summary step give `run()`'s numbers, and the same bytes
+    whichever batches made them."""
+    outs = []
+    for split in ([(1, 4), (5, 8)], [(1, 2), (3, 8)]):
+        folder = tmp_path / f"split{len(outs)}"
+        files = []
+        for first, last in split:
+            files.append(folder / "batches" / f"seeds-{first}-{last}.json")
+            simulation.write_batch(first, last, files[-1])
+        simulation.write_summary(files, folder)
+        outs.append(folder)
+    assert (outs[0] / "summary.json").read_bytes() == (outs[1] / "summary.json").read_bytes()
+    summary = json.loads((outs[0] / "summary.json").read_text())
+    whole = simulation.run(range(1, 9))
+    assert results.clean({k: v for k, v in summary.items() if k != "code_sha256"}) == \
+        results.clean(whole)
+    assert summary["code_sha256"] == simulation.code_sha256()
+
+
+def test_a_stored_summary_is_used_only_for_the_same_code_and_seeds(tmp_path, monkeypatch):
+    monkeypatch.setattr(simulation, "results_dir", lambda r, s=1: tmp_path / f"R{r}")
+    files = [tmp_path / "b.json"]
+    simulation.write_batch(1, 3, files[0])
+    stored = simulation.write_summary(files, tmp_path / "R3")
+    assert simulation.load(3)[0] == json.loads(json.dumps(stored))
+    summary = json.loads((tmp_path / "R3" / "summary.json").read_text())
+    summary["mean_events"] = -1.0  # as if made by other code: then it must not be shown
+    summary["code_sha256"] = "0" * 64
+    (tmp_path / "R3" / "summary.json").write_text(json.dumps(summary))
+    recomputed, reps = simulation.load(3)
+    assert recomputed["mean_events"] > 0 and [r["seed"] for r in reps] == [1, 2, 3]
+
+
+def test_simulate_command_runs_the_batches_as_workflow_jobs(tmp_path):
+    out = tmp_path / "sim"
+    run = subprocess.run([sys.executable, "-m", "lenstop.cli", "simulate", "--replicates", "4",
+                          "--out", str(out)], capture_output=True, text=True, cwd=config.ROOT)
+    assert run.returncode == 0, run.stderr + run.stdout
+    assert "simulation: 4 replicates" in run.stdout
+    assert sorted(p.name for p in (out / "batches").iterdir()) == ["seeds-1-4.json"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["replicates"] == 4 and summary["seeds"] == [1, 4]

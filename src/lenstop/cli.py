@@ -95,7 +95,50 @@ def _build(args: argparse.Namespace) -> int:
 
     return build(Path(args.data), sheet=args.sheet, until=args.until, min_cell=args.min_cell,
                  replace=args.replace, line_numbers=args.line_numbers,
-                 mapping=Path(args.mapping) if args.mapping else None)
+                 mapping=Path(args.mapping) if args.mapping else None,
+                 sensitivity=not args.no_sensitivity,
+                 grid=Path(args.grid) if args.grid else None,
+                 profile=Path(args.profile) if args.profile else None)
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from .pipeline import simulate
+
+    return simulate(args.replicates, args.first_seed, Path(args.out) if args.out else None,
+                    Path(args.profile) if args.profile else None)
+
+
+def _job(args: argparse.Namespace) -> int:
+    """The grid's and the simulation's workflow jobs (one point, one batch of seeds)."""
+    from .pipeline import step
+
+    if args.command == "sensitivity-point":
+        from . import cohort_cache, privacy, sensitivity
+        from .pipeline import work_dir
+
+        data = Path(args.data).resolve()
+        os.environ[privacy.BUILD_DATA_ENV] = str(data)
+        with step(f"sensitivity {args.name}"):
+            cohort, _ = cohort_cache.load_or_validate(data, work_dir(Path(args.out)), args.sheet)
+            result = sensitivity.analyse_point(cohort, sensitivity.point(args.name, args.grid),
+                                               min_cell=args.min_cell)
+            sensitivity.write_point(result, args.output)
+    elif args.command == "sensitivity-gather":
+        from . import sensitivity
+
+        points = sensitivity.gather(args.files, sensitivity.load_grid(args.grid))
+        sensitivity.write_point(points, args.output)
+    elif args.command == "simulate-batch":
+        from . import simulation
+
+        with step(f"simulate seeds {args.first}-{args.last}"):
+            simulation.write_batch(args.first, args.last, args.output)
+    elif args.command == "simulate-summary":
+        from . import simulation
+
+        with step("simulation summary"):
+            simulation.write_summary(args.files, args.out)
+    return 0
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -119,6 +162,11 @@ def _step(args: argparse.Namespace) -> int:
     from . import pipeline
 
     if args.command == "run-notebook":
+        if args.sensitivity:
+            from .sensitivity import POINTS_ENV
+
+            os.environ[POINTS_ENV] = (args.sensitivity if args.sensitivity == "skip" else
+                                      str(Path(args.sensitivity).resolve()))
         pipeline.run_notebook(args.name, Path(args.data), Path(args.out), args.min_cell,
                               args.sheet)
     elif args.command == "merge":
@@ -168,8 +216,10 @@ def parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="validate DATA, run the notebooks, render the report")
     b.add_argument("--data", default=str(config.SYNTHETIC_COHORT))
     b.add_argument("--sheet")
-    b.add_argument("--until", choices=("variables", "report"), default="report",
-                   help="stop after the manuscript variables (Quarto pre-render) or render")
+    b.add_argument("--until", choices=("variables", "report", "sensitivity"),
+                   default="report",
+                   help="stop after the manuscript variables (Quarto pre-render) or render; "
+                   "sensitivity: run the sensitivity grid only")
     b.add_argument("--min-cell", type=int, default=None, metavar="K",
                    help="show counts below K as '<K' in shareable outputs (default "
                    f"{config.PRIVATE_MIN_CELL_SIZE} for a registry extract, "
@@ -181,7 +231,24 @@ def parser() -> argparse.ArgumentParser:
                    help="number the lines of the PDF (for review)")
     b.add_argument("--replace", action="store_true",
                    help="take over the build folder of another extract of the same name")
+    b.add_argument("--no-sensitivity", action="store_true",
+                   help="skip the sensitivity grid (the appendix says so; builds into "
+                   "build/<name>-nogrid/)")
+    b.add_argument("--grid", metavar="YAML",
+                   help="the sensitivity grid (default config/sensitivity.yaml)")
+    b.add_argument("--profile", metavar="DIR",
+                   help="run the jobs through this Snakemake profile (workflow/profiles/slurm: "
+                   "on a Slurm cluster)")
     b.set_defaults(func=_build)
+    m = sub.add_parser("simulate", help="run the planted-vs-recovered simulation study")
+    m.add_argument("--replicates", "-R", type=int, default=200,
+                   help="cohorts drawn from the planted model (default 200, as the report)")
+    m.add_argument("--first-seed", type=int, default=1)
+    m.add_argument("--out", metavar="DIR",
+                   help="where summary.json goes (default build/simulation/R<replicates>)")
+    m.add_argument("--profile", metavar="DIR",
+                   help="run the jobs through this Snakemake profile (e.g. Slurm)")
+    m.set_defaults(func=_simulate)
     c = sub.add_parser("scan", help="check built outputs for patient ids and dates of DATA")
     c.add_argument("paths", nargs="*", help="files or folders (default: DATA's build folder)")
     c.add_argument("--data", required=True, help="the extract the outputs were built from")
@@ -194,7 +261,32 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True)
     r.add_argument("--min-cell", type=int, default=None)
     r.add_argument("--sheet")
+    r.add_argument("--sensitivity", metavar="POINTS",
+                   help="the gathered grid points for notebook 07, or 'skip'")
     r.set_defaults(func=_step)
+    j = sub.add_parser("sensitivity-point", help="workflow job: one point of the grid")
+    j.add_argument("name")
+    j.add_argument("--data", required=True)
+    j.add_argument("--out", required=True, help="the build folder")
+    j.add_argument("--grid", required=True)
+    j.add_argument("--output", required=True)
+    j.add_argument("--min-cell", type=int, default=0)
+    j.add_argument("--sheet")
+    j.set_defaults(func=_job)
+    j = sub.add_parser("sensitivity-gather", help="workflow step: the grid's points, in order")
+    j.add_argument("files", nargs="+")
+    j.add_argument("--grid", required=True)
+    j.add_argument("--output", required=True)
+    j.set_defaults(func=_job)
+    j = sub.add_parser("simulate-batch", help="workflow job: replicates of seeds FIRST-LAST")
+    j.add_argument("--first", type=int, required=True)
+    j.add_argument("--last", type=int, required=True)
+    j.add_argument("--output", required=True)
+    j.set_defaults(func=_job)
+    j = sub.add_parser("simulate-summary", help="workflow step: bias, coverage and power")
+    j.add_argument("files", nargs="+")
+    j.add_argument("--out", required=True)
+    j.set_defaults(func=_job)
     for name, text in (("merge", "merge results sections"),
                        ("variables", "write _variables.yml from results.json"),
                        ("stage", "copy manuscript sources into the staging area")):
@@ -235,8 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         from .pipeline import StepError
         from .privacy import PrivacyError
         from .render import RenderError
+        from .sensitivity import GridError
 
-        if isinstance(exc, StepError | RenderError | PrivacyError):
+        if isinstance(exc, StepError | RenderError | PrivacyError | GridError):
             print(f"error: {exc}", file=sys.stderr)
             return 1
         raise

@@ -159,3 +159,47 @@ def forest_figure(models: dict[str, object], labels: dict[str, str], ratio: str 
     axes[0][0].set_yticks(y, [labels[t] for t in terms], fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def sensitivity_figure(points: list[dict] | None, factors: dict[str, str],
+                       data_label: str = "") -> plt.Figure:
+    """The sensitivity grid at a glance: one panel per factor, one row per grid point (HR and
+    95% CI, log scale), the first point's CI shaded as the reference; `points=None` (grid not
+    run) gives a panel that says so."""
+    import numpy as np
+
+    if not points:
+        fig, ax = plt.subplots(figsize=(6.5, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "Sensitivity grid not run in this build (SENSITIVITY=0)",
+                ha="center", va="center", fontsize=9, color="0.35")
+        return fig
+    y = np.arange(len(points))[::-1]
+    fig, axes = plt.subplots(1, len(factors), figsize=(7.2, 0.28 * len(points) + 1.4),
+                             sharey=True, squeeze=False)
+    for ax, (term, title) in zip(axes[0], factors.items(), strict=True):
+        rows = [next((t for t in p["terms"] if t["term"] == term), None) for p in points]
+        ref = rows[0]
+        if ref and ref["hr"] is not None:
+            ax.axvspan(ref["ci_low"], ref["ci_high"], color="0.9", lw=0)
+        bounds = []
+        for yi, r in zip(y, rows, strict=True):
+            if r is None or r["hr"] is None:
+                ax.text(1, yi, "n/e", ha="center", va="center", fontsize=6, color="0.4")
+                continue
+            ax.plot([r["ci_low"], r["ci_high"]], [yi, yi], color=OKABE_ITO[0], lw=1.2)
+            ax.plot(r["hr"], yi, "o", color=OKABE_ITO[0] if yi != y[0] else "0.1", ms=4)
+            bounds += [r["ci_low"], r["ci_high"]]
+        ax.axvline(1, color="0.5", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(mpl.ticker.NullLocator())
+        low, high = min(bounds, default=0.5), max(bounds, default=2)
+        ticks = [t for t in LOG_TICKS if low / 1.3 <= t <= high * 1.3] or [1]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks], fontsize=7)
+        ax.set_title(title, fontsize=8, loc="left")
+    axes[0][0].set_yticks(y, [p["label"] for p in points], fontsize=7)
+    fig.supxlabel("Hazard ratio (95% CI), log scale", fontsize=8)
+    if data_label:
+        data_stamp(fig, data_label)
+    fig.tight_layout()
+    return fig

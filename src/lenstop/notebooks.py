@@ -14,11 +14,11 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 
 NOTEBOOKS = ("01_cohort", "02_ti_duration", "03_cytogenetics", "04_retreatment", "05_outcomes",
-             "06_simulation")
+             "06_simulation", "07_sensitivity")
 """The analysis notebooks, in report order; each writes the results section of its name."""
 
 SECTION_OF = dict(zip(NOTEBOOKS, ("cohort", "ti_duration", "cytogenetics", "retreatment",
-                                  "outcomes", "simulation"), strict=True))
+                                  "outcomes", "simulation", "sensitivity"), strict=True))
 
 
 STOP_REQUESTED = False

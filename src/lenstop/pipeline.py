@@ -66,13 +66,15 @@ def step(name: str):
 
 # ------------------------------------------------------------------ folders
 
-def build_dir(data: Path, min_cell: int | None = None) -> Path:
+def build_dir(data: Path, min_cell: int | None = None, sensitivity: bool = True) -> Path:
     """Where a build of `data` goes: the project itself for the shipped synthetic cohort with
-    its default minimum cell size; build/<extract stem>, with `-min<k>` when k is not the
-    extract's default (`config.default_min_cell`), otherwise (git-ignored)."""
+    its default options; build/<extract stem>, with `-min<k>` when k is not the extract's
+    default (`config.default_min_cell`) and `-nogrid` without the sensitivity grid, otherwise
+    (git-ignored): a non-default build never replaces the shipped results."""
     default = config.default_min_cell(data)
     min_cell = default if min_cell is None else int(min_cell)
-    suffix = f"-min{min_cell}" if min_cell != default else ""
+    suffix = (f"-min{min_cell}" if min_cell != default else "") + \
+        ("" if sensitivity else "-nogrid")
     if config.is_shipped(data) and not suffix:
         return config.ROOT
     return config.BUILD_DIR / f"{Path(data).stem}{suffix}"
@@ -463,8 +465,11 @@ def _folder_lock(out: Path):
 
 def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None = None,
               sheet: str | None = None, extra: list[str] | None = None,
-              line_numbers: bool = False) -> int:
-    """Run the workflow for `data` into `out` up to `until` ('variables' or 'report')."""
+              line_numbers: bool = False, options: dict | None = None,
+              profile: Path | None = None, lock: Path | None = None) -> int:
+    """Run the workflow for `data` into `out` up to `until` ('variables', 'report',
+    'sensitivity' or 'simulation'); `options` are more --config values, `profile` a Snakemake
+    profile (e.g. workflow/profiles/slurm), `lock` the folder to hold (default `out`)."""
     min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
@@ -478,8 +483,10 @@ def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None
            *([] if os.environ.get("LENSTOP_VERBOSE") else ["--quiet", "all"]),
            "--config", f"data={_relative(data)}", f"out={_relative(out)}", f"until={until}",
            f"min_cell={min_cell}", f"line_numbers={int(bool(line_numbers))}",
-           *([f"sheet={sheet}"] if sheet else []), *(extra or [])]
-    with _folder_lock(out):
+           *([f"sheet={sheet}"] if sheet else []),
+           *(f"{k}={v}" for k, v in sorted((options or {}).items())),
+           *(["--profile", str(Path(profile).resolve())] if profile else []), *(extra or [])]
+    with _folder_lock(lock or out):
         return _run_workflow(cmd, env, out)
 
 
@@ -501,11 +508,15 @@ def quarto_render(project: Path) -> int:
 
 def build(data: Path, sheet: str | None = None, until: str = "report",
           min_cell: int | None = None, replace: bool = False, line_numbers: bool = False,
-          mapping: Path | None = None) -> int:
+          mapping: Path | None = None, sensitivity: bool = True, grid: Path | None = None,
+          profile: Path | None = None) -> int:
     """Validate, run the notebooks, merge, render and publish the report for `data`.
 
     `mapping` is a crosswalk (lenstop.crosswalk) from the extract's columns, codes and units
     to the data dictionary; every step and notebook reads it through `config.MAPPING_ENV`.
+    `sensitivity=False` skips the sensitivity grid (`grid`, default config/sensitivity.yaml);
+    `until="sensitivity"` runs only the grid. `profile` runs the jobs through a Snakemake
+    profile (workflow/profiles/slurm: on a Slurm cluster).
     """
     from . import privacy
     from .publish import published_intact
@@ -526,15 +537,25 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     from .notebooks import NOTEBOOKS
 
     privacy.check_notebooks(config.NOTEBOOKS_DIR / f"{nb}.ipynb" for nb in NOTEBOOKS)
-    out = build_dir(data, min_cell)
+    from . import sensitivity as grid_module
+
+    grid = Path(grid).resolve() if grid else grid_module.GRID_FILE
+    if sensitivity:
+        try:
+            grid_module.load_grid(grid)  # a bad grid stops here, with every problem named
+        except grid_module.GridError as exc:
+            raise StepError(str(exc)) from None
+    out = build_dir(data, min_cell, sensitivity)
     work = work_dir(out)
     privacy.check_output_dir(data, out)
     intact = published_intact(out)
     # Nothing changed since the last successful build (same extract bytes, options, code,
     # notebooks and sources; published files intact): say so without starting Snakemake.
-    skip = (until == "report" and use_quarto()) or not data.is_file() or FAULT_ENV in os.environ
+    skip = (until == "report" and use_quarto()) or not data.is_file() or \
+        FAULT_ENV in os.environ or until not in ("report", "variables") or profile is not None
     inputs = None if skip else uptodate.fingerprint(data, sheet, min_cell, until,
-                                                    line_numbers=line_numbers, mapping=mapping)
+                                                    line_numbers=line_numbers, mapping=mapping,
+                                                    grid=grid if sensitivity else None)
     if inputs is not None and uptodate.is_current(work, until, inputs, intact):
         print(f"{data.name}: nothing changed since the last build of {_relative(out)} "
               "(extract, options, code, notebooks and sources as then; validated then): "
@@ -558,8 +579,9 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     cohort_cache.save(data, work, cohort, warnings, sheet)
     print(f"{data.name}: {len(cohort)} patients, all checks passed; building in "
           f"{_relative(out)}", flush=True)
+    options = {"sensitivity": int(sensitivity), "grid": _relative(grid)}
     try:
-        code = _run(data, out, until, min_cell, sheet, start, line_numbers)
+        code = _run(data, out, until, min_cell, sheet, start, line_numbers, options, profile)
     finally:
         cohort_cache.discard(work)
     if code == 0 and inputs is not None:
@@ -568,28 +590,50 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
 
 
 def _run(data: Path, out: Path, until: str, min_cell: int, sheet: str | None,
-         start: float, line_numbers: bool = False) -> int:
+         start: float, line_numbers: bool = False, options: dict | None = None,
+         profile: Path | None = None) -> int:
     """The workflow part of `build()`: Snakemake (then Quarto, where it renders)."""
+    run = dict(min_cell=min_cell, sheet=sheet, line_numbers=line_numbers, options=options,
+               profile=profile)
     if until == "report" and use_quarto():
         if out.resolve() != config.ROOT.resolve():  # first publish the folder's Quarto project
-            code = snakemake(data, out, until="variables", min_cell=min_cell, sheet=sheet,
-                             line_numbers=line_numbers)
+            code = snakemake(data, out, until="variables", **run)
             if code != 0:
                 return code
         return quarto_render(out)
-    code = snakemake(data, out, until=until, min_cell=min_cell, sheet=sheet,
-                     line_numbers=line_numbers)
+    code = snakemake(data, out, until=until, **run)
     if code == 0:
         folder = "the project folder" if out.resolve() == config.ROOT.resolve() else \
             _relative(out) + "/"
-        made = ("_variables.yml and results/results.json" if until == "variables" else
-                "_manuscript/index.html and _manuscript/report.pdf")
+        made = {"variables": "_variables.yml and results/results.json",
+                "sensitivity": ".build/sensitivity/points.json (the grid's points)",
+                }.get(until, "_manuscript/index.html and _manuscript/report.pdf")
         print(f"{data.name}: built in {time.perf_counter() - start:.1f} s: {made} in {folder}")
     elif code == 130:
         print("build interrupted; the previous outputs are unchanged.", file=sys.stderr)
     else:
         print(f"build failed (exit {code}); the previous outputs are unchanged.",
               file=sys.stderr)
+    return code
+
+
+def simulate(replicates: int, first_seed: int = 1, out: Path | None = None,
+             profile: Path | None = None) -> int:
+    """The planted-against-recovered study as workflow jobs (batches of seeds, then the
+    summary) into `out` (default `simulation.results_dir`), locally or through `profile`."""
+    from . import simulation
+
+    if replicates < 2 or first_seed < 1:
+        raise StepError("the simulation needs at least 2 replicates and seeds from 1")
+    out = Path(out).resolve() if out else simulation.results_dir(replicates, first_seed)
+    start = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    code = snakemake(config.SYNTHETIC_COHORT, config.ROOT, until="simulation",
+                     options={"replicates": replicates, "first_seed": first_seed,
+                              "sim_dir": _relative(out)}, profile=profile, lock=out)
+    if code == 0:
+        print(f"simulation: {replicates} replicates in {time.perf_counter() - start:.1f} s: "
+              f"{_relative(out / 'summary.json')}")
     return code
 
 

@@ -13,7 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-SECTIONS = ("cohort", "ti_duration", "cytogenetics", "retreatment", "outcomes", "simulation")
+SECTIONS = ("cohort", "ti_duration", "cytogenetics", "retreatment", "outcomes", "simulation",
+            "sensitivity")
 """One section per notebook, in report order."""
 
 

@@ -32,17 +32,20 @@ identical numbers, in any order.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from . import synthetic
-from .config import ALPHA, DAYS_PER_MONTH, SYNTHETIC_SEED
+from .config import ALPHA, BUILD_DIR, DAYS_PER_MONTH, SYNTHETIC_SEED
 from .derive import analysis_table
 from .stats import ModelNotEstimable, cox_fit, km_summary
 
@@ -450,6 +453,94 @@ def run(seeds: Iterable[int] | None = None, n: int = synthetic.TARGETS.n,
     return {**summary, "model": {**asdict(model), "log_hr": dict(synthetic.LOG_HR)}}
 
 
+# --- as workflow jobs ---------------------------------------------------------------------
+
+BATCH_SIZE = 20
+"""Seeds per workflow job (rule `simulate_batch`): one job pays one interpreter start and the
+imports (about 2 s) for 20 replicates (about 1.6 s)."""
+
+CODE = ("simulation.py", "synthetic.py", "derive.py", "config.py", "stats")
+"""The package files a replicate's numbers depend on (the workflow's inputs of its jobs)."""
+
+
+def code_files() -> list[Path]:
+    """The files of `CODE`, sorted (stats/ expanded)."""
+    here = Path(__file__).resolve().parent
+    files = []
+    for name in CODE:
+        path = here / name
+        files += sorted(path.glob("*.py")) if path.is_dir() else [path]
+    return files
+
+
+def code_sha256() -> str:
+    """One hash of `code_files()`: a stored summary is current only for the code that made
+    it (a notebook run by hand recomputes rather than show a stale one)."""
+    digest = hashlib.sha256()
+    for path in code_files():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def results_dir(replicates: int = DEFAULT_REPLICATES, first_seed: int = FIRST_SEED) -> Path:
+    """Where the workflow keeps a study of `replicates` seeds from `first_seed` (git-ignored,
+    shared by every build of the project: it does not depend on any extract)."""
+    name = f"R{replicates}" + ("" if first_seed == FIRST_SEED else f"-from{first_seed}")
+    return BUILD_DIR / "simulation" / name
+
+
+def batches(replicates: int = DEFAULT_REPLICATES, first_seed: int = FIRST_SEED,
+            size: int = BATCH_SIZE) -> list[tuple[int, int]]:
+    """The (first, last) seeds of each job, last included."""
+    stop = first_seed + replicates
+    return [(s, min(s + size, stop) - 1) for s in range(first_seed, stop, size)]
+
+
+def _write_json(path: Path, data: Any) -> None:
+    from .results import write_atomic
+
+    write_atomic(Path(path), json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n")
+
+
+def write_batch(first: int, last: int, path: str | Path, alpha: float = ALPHA) -> None:
+    """Run the replicates of seeds first..last (one workflow job) into `path`."""
+    _write_json(Path(path), [replicate(s, alpha=alpha) for s in range(first, last + 1)])
+
+
+def write_summary(batch_files: Iterable[str | Path], out: str | Path,
+                  alpha: float = ALPHA) -> dict[str, Any]:
+    """Summarise the batches into `out`/summary.json (`run`'s result plus the code hash)
+    and `out`/replicates.json (every replicate, by seed); return the summary."""
+    reps = [r for path in batch_files for r in json.loads(Path(path).read_text())]
+    summary = {**summarise(reps, planted_values(), alpha),
+               "model": {**asdict(PLANTED), "log_hr": dict(synthetic.LOG_HR)},
+               "code_sha256": code_sha256()}
+    out = Path(out)
+    _write_json(out / "replicates.json", sorted(reps, key=lambda r: r["seed"]))
+    _write_json(out / "summary.json", summary)
+    return summary
+
+
+def load(replicates: int = DEFAULT_REPLICATES, first_seed: int = FIRST_SEED,
+         alpha: float = ALPHA) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(summary, replicates) of the study: the workflow's, where it made them with this code,
+    these seeds and alpha; otherwise computed here (a notebook run by hand)."""
+    folder = results_dir(replicates, first_seed)
+    try:
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        reps = json.loads((folder / "replicates.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        summary, reps = None, None
+    wanted = {"replicates": replicates, "alpha": alpha, "code_sha256": code_sha256(),
+              "seeds": [first_seed, first_seed + replicates - 1]}
+    if summary is None or {k: summary.get(k) for k in wanted} != wanted:
+        reps = [replicate(s, alpha=alpha) for s in range(first_seed, first_seed + replicates)]
+        summary = {**summarise(reps, planted_values(), alpha),
+                   "model": {**asdict(PLANTED), "log_hr": dict(synthetic.LOG_HR)},
+                   "code_sha256": code_sha256()}
+    return summary, reps
+
+
 def table(summary: Mapping[str, Any]) -> pd.DataFrame:
     """The summary as an appendix table: one row per term (HRs; `recovered` = geometric mean
     HR, `bias` = relative bias of the log-HR) and one for the KM median (months; `recovered` =
@@ -467,6 +558,8 @@ def table(summary: Mapping[str, Any]) -> pd.DataFrame:
 
 
 __all__ = [
-    "DEFAULT_REPLICATES", "PLANTED", "TERMS", "PlantedModel", "analyse", "calibrate_planted",
-    "planted_values", "replicate", "run", "simulate_cohort", "summarise", "table",
+    "BATCH_SIZE", "DEFAULT_REPLICATES", "PLANTED", "TERMS", "PlantedModel", "analyse",
+    "batches", "calibrate_planted", "code_sha256", "load", "planted_values", "replicate",
+    "results_dir", "run", "simulate_cohort", "summarise", "table", "write_batch",
+    "write_summary",
 ]

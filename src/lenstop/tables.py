@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .fmt import p_cell
 from .suppression import Cell, Cells, hide, shown
 
 MONTE_CARLO_TABLES = 20_000
@@ -67,12 +68,6 @@ def continuous_test(groups: list[pd.Series]) -> tuple[float | None, str]:
     return float(stats.kruskal(*groups).pvalue), "Kruskal-Wallis"
 
 
-def _fmt_p(p: float | None) -> str:
-    if p is None:
-        return "-"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
-
-
 def table_one(data: pd.DataFrame, rows: list[Row], group: str | None = None,
               group_labels: dict[str, str] | None = None, min_cell: int = 0) -> pd.DataFrame:
     """Table 1: one line per characteristic (and per category level), Overall then each group.
@@ -96,13 +91,13 @@ def table_one(data: pd.DataFrame, rows: list[Row], group: str | None = None,
                 line[h] = _fmt_median(sub[row.column], row.digits, min_cell)
             p, test = continuous_test([sub[row.column] for _n, sub in subsets[1:]]) \
                 if group else (None, "-")
-            out.append({**line, "p": _fmt_p(p), "test": test, "Missing": missing})
+            out.append({**line, "p": p_cell(p), "test": test, "Missing": missing})
             continue
         counts = np.array([[int((sub[row.column] == v).sum()) for _n, sub in subsets[1:]]
                            for v, _lab in row.levels]) if group else None
         p, test = category_test(counts) if group else (None, "-")
         out.append({"Characteristic": f"{row.label}, n (%)", **dict.fromkeys(headers, ""),
-                    "p": _fmt_p(p), "test": test, "Missing": missing})
+                    "p": p_cell(p), "test": test, "Missing": missing})
         shown_cells, percent = _category_block(row, subsets, cells, shown(missing))
         for value, label in row.levels:
             line = {"Characteristic": f"    {label}"}

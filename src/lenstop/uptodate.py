@@ -39,8 +39,9 @@ def notebook_cells(path: Path) -> str:
 
 def fingerprint(data: Path, sheet: str | None, min_cell: int, until: str,
                 root: Path = config.ROOT, line_numbers: bool = False,
-                mapping: Path | None = None) -> dict:
-    """Everything a build of `data` reads, as hashes (no patient data: the extract's hash)."""
+                mapping: Path | None = None, grid: Path | None = None) -> dict:
+    """Everything a build of `data` reads, as hashes (no patient data: the extract's hash);
+    `grid` is the sensitivity grid file (None: built without the grid)."""
     root = Path(root)
     code = sorted(p for p in (root / "src" / "lenstop").rglob("*")
                   if p.is_file() and "__pycache__" not in p.parts)
@@ -48,7 +49,8 @@ def fingerprint(data: Path, sheet: str | None, min_cell: int, until: str,
         "data": {"file": Path(data).name, "sha256": _sha256(data)},
         "options": {"sheet": sheet or "", "min_cell": int(min_cell), "until": until,
                     "line_numbers": bool(line_numbers),
-                    "mapping": _sha256(mapping) if mapping else ""},
+                    "mapping": _sha256(mapping) if mapping else "",
+                    "grid": _sha256(grid) if grid else ""},
         "code": {p.relative_to(root).as_posix(): _sha256(p) for p in code},
         "notebooks": {p.name: notebook_cells(p) for p in sorted((root / "notebooks")
                                                                  .glob("*.ipynb"))},

@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 
 from . import config
+from .fmt import ci, num, pval
 
-DASH = "\u2013"  # en dash between CI limits
 WITHHELD_PCT = "percentage withheld under the minimum cell size"
 WITHHELD_MEDIAN = "withheld under the minimum cell size"
 WITHHELD_AT_RISK = "withheld, as fewer patients than the minimum cell size were at risk"
@@ -25,25 +25,6 @@ BEYOND = "not estimable (beyond the longest follow-up)"
 REPORTED_PACKAGES = ("lifelines", "statsmodels", "scipy", "pandas", "numpy", "pandera",
                      "matplotlib", "papermill", "snakemake", "pypandoc_binary",
                      "typst")
-
-
-def num(x: float | None, digits: int = 1) -> str:
-    """A number with fixed decimals; 'not reached' for None."""
-    return "not reached" if x is None else f"{x:.{digits}f}"
-
-
-def ci(low: float | None, high: float | None, digits: int = 1, pct: bool = False) -> str:
-    """'low–high' (percentages when `pct`), with 'not reached' for an open limit."""
-    f = (lambda v: num(None if v is None else 100 * v, digits)) if pct else \
-        (lambda v: num(v, digits))
-    return f"{f(low)}{DASH}{f(high)}"
-
-
-def pval(p: float | None) -> str:
-    """'p < 0.001' or 'p = 0.012' (three decimals), as journals print them."""
-    if p is None:
-        return "p not available"
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def n_pct(n: int, total: int) -> str:
@@ -393,6 +374,41 @@ def simulation_texts(sim: dict) -> dict:
     }
 
 
+def sensitivity_texts(sens: dict) -> dict:
+    """The sensitivity grid (notebook 07): how far each hazard ratio and the median move."""
+    points = sens.get("points") or []
+    if not points:
+        return {"n": "0", "sentence": "The sensitivity grid was not run for this build "
+                "(SENSITIVITY=0), so the appendix of sensitivity analyses is empty."}
+    parts = []
+    for term, short in TERM_SHORT.items():
+        hrs = [t["hr"] for p in points for t in p["terms"]
+               if t["term"] == term and t["hr"] is not None]
+        if hrs:
+            parts.append(f"{short} from {min(hrs):.2f} to {max(hrs):.2f}")
+    missing = [p["label"] for p in points if not p["terms"]]
+    medians = [p["median_months"] for p in points
+               if p["median_estimator"] == "Kaplan-Meier" and p["median_months"] is not None]
+    cr = next((p for p in points if p["model"] == "Fine-Gray"), None)
+    text = (f"Across the {len(points)} definitions of the sensitivity grid "
+            "(@tbl-sensitivity, @fig-sensitivity), the hazard ratios ranged for "
+            + _join(parts) + ".")
+    if missing:
+        text += (" The model could not be fitted for " + _join([f"“{m}”" for m in missing])
+                 + " (too few patients or events on one side; see the table's note).")
+    if medians:
+        text += (f" The Kaplan-Meier median RBC-TI duration was {min(medians):.1f} months "
+                 "at every point that estimates it" if min(medians) == max(medians) else
+                 f" The Kaplan-Meier median RBC-TI duration ranged from {min(medians):.1f} "
+                 f"to {max(medians):.1f} months")
+        if cr is not None:
+            text += ("; with death as a competing event, the cumulative incidence of loss "
+                     + (f"reached 50% at {cr['median_months']:.1f} months"
+                        if cr["median_months"] is not None else "did not reach 50%"))
+        text += "."
+    return {"n": str(len(points)), "sentence": text}
+
+
 def narrative(synthetic: bool, file: str, n: str, median: str, events: str,
               retreated: str, regained: str) -> dict[str, str]:
     """The sentences that draw conclusions: what a reproduction shows on the synthetic cohort,
@@ -565,7 +581,8 @@ TERM_SHORT = {"ltb": "low transfusion burden", "cycles_ge_cutoff": "long treatme
 
 
 def count_tests(results: dict) -> int:
-    """How many p-values the build reports (every 'p' or '*_p' entry with a value)."""
+    """How many p-values the build reports (every 'p' or '*_p' entry with a value; the
+    sensitivity grid's points are shown as hazard ratios with CIs, without p-values)."""
     def walk(node) -> int:
         if isinstance(node, dict):
             return sum((1 if (k == "p" or k.endswith("_p")) and isinstance(v, int | float)
@@ -573,7 +590,7 @@ def count_tests(results: dict) -> int:
         if isinstance(node, list):
             return sum(walk(v) for v in node)
         return 0
-    return walk(results)
+    return walk({k: v for k, v in results.items() if k != "sensitivity"})
 
 
 def model_check_texts(ti: dict, params: dict, n_tests: int) -> dict[str, str]:
@@ -740,7 +757,7 @@ def build(results: dict, commit: str | None = None) -> dict:
     """All manuscript variables from a merged results dict (nested, every leaf a string)."""
     c, ti, cy, rt, oc = (results[s] for s in ("cohort", "ti_duration", "cytogenetics",
                                               "retreatment", "outcomes"))
-    sim = results["simulation"]["simulation"]
+    sim = results["simulation"]
     meta = c["meta"]
     params = meta["parameters"]
     n = c["n_patients"]
@@ -865,6 +882,7 @@ def build(results: dict, commit: str | None = None) -> dict:
         },
         "outcomes": outcome_texts(oc, level),
         "simulation": simulation_texts(sim),
+        "sensitivity": sensitivity_texts(results.get("sensitivity", {})),
         "published": _published(),
         "software": software(),
         "build": {"commit": commit if commit is not None else _git_commit(),

@@ -12,6 +12,7 @@ results (`to_dict()` on the result objects) so notebooks can write them to resul
 from lenstop.stats.competing import (
     CIFSummary,
     FineGrayResult,
+    cif_median,
     cumulative_incidence,
     fine_gray,
     finegray_expand,
@@ -47,6 +48,7 @@ __all__ = [
     "ModelNotEstimable",
     "aml_incidence",
     "by_month",
+    "cif_median",
     "cox_fit",
     "cox_univariable",
     "cumulative_incidence",

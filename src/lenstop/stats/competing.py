@@ -147,6 +147,22 @@ def cumulative_incidence(
     )
 
 
+def cif_median(summary: CIFSummary) -> dict[str, Any]:
+    """The time at which the cumulative incidence of `summary.cause` reaches 0.5, with the
+    times its pointwise CI band reaches 0.5 as limits (the band's upper curve gives the lower
+    limit); None where it never does (death competing often keeps the CIF below 0.5)."""
+    curve = summary.fitter.cumulative_density_.iloc[:, 0]
+    band = np.sort(summary.fitter.confidence_interval_.to_numpy(dtype=float), axis=1)
+
+    def first(values: np.ndarray) -> float | None:
+        hit = np.flatnonzero(values >= 0.5 - 1e-12)
+        return float(curve.index[hit[0]]) if len(hit) else None
+
+    return {"median": first(curve.to_numpy(dtype=float)),
+            "median_ci": [first(band[:, 1]), first(band[:, 0])],
+            "max_cif": float(curve.max()) if len(curve) else None}
+
+
 @dataclass(frozen=True)
 class _Intervals:
     """R finegray's censoring intervals: interval j is (ct2[j-1], ct2[j]], G(t-) there cp2[j]."""

@@ -1,0 +1,259 @@
+"""The sensitivity grid: notebook 02's headline estimates re-made under other definitions.
+
+A grid (`config/sensitivity.yaml`) lists points, each the published analysis with one
+definition moved: the LEN-cycles or transfusion-burden cut-off, the weeks that make RBC-TI,
+censoring at later treatment, adjustment for the stop reason, or death as a competing event.
+`analyse_point` re-derives the analysis table from the validated cohort under that point and
+fits what notebook 02 reports first: the multivariable model of the four published factors
+(Cox, or Fine-Gray when death competes) and the median RBC-TI duration (Kaplan-Meier, or the
+time the Aalen-Johansen cumulative incidence of loss reaches 50%). The workflow runs each point
+as its own job (rule `sensitivity_point`), so a change reruns only the points it reaches;
+notebook 07 gathers them into the report's appendix. Counts and estimates are shown as the
+build's minimum cell size allows (`suppression.Cells`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from . import config
+from .derive import TI_LOST, analysis_table, included, merge_sparse
+from .stats import (
+    ModelNotEstimable,
+    cif_median,
+    cox_fit,
+    cumulative_incidence,
+    dummies,
+    fine_gray,
+    km_summary,
+)
+from .suppression import Cells, km_stop
+
+GRID_FILE = config.ROOT / "config" / "sensitivity.yaml"
+"""The reviewed grid every build runs (unless SENSITIVITY=0)."""
+
+TERMS = ("ltb", "cycles_ge_cutoff", "age_per10", "hb")
+"""The four published factors whose hazard ratios each point reports."""
+
+DEFAULTS: dict[str, Any] = {
+    "cycles_cutoff": config.CYCLES_CUTOFF,
+    "tb_cutoff": config.TB_CUTOFF_UNITS_8WK,
+    "ti_min_weeks": 8,
+    "censor_later_treatment": False,
+    "adjust_stop_reason": False,
+    "estimator": "km",
+}
+"""The published definitions: a point sets only what it changes."""
+
+_TYPES = {"cycles_cutoff": (int, float), "tb_cutoff": (int, float), "ti_min_weeks": (int,),
+          "censor_later_treatment": (bool,), "adjust_stop_reason": (bool,),
+          "estimator": (str,)}
+ESTIMATORS = ("km", "competing")
+
+
+class GridError(ValueError):
+    """A grid file that cannot be run: every problem, with the file and the point named."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One grid point: a name (its job and output file), a label and its parameters."""
+
+    name: str
+    label: str
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    def resolved(self) -> dict[str, Any]:
+        """Every parameter, the published value where the point does not set it."""
+        return {**DEFAULTS, **self.parameters}
+
+
+def load_grid(path: str | Path = GRID_FILE) -> list[Point]:
+    """The points of a grid file, checked: names unique and file-safe, known keys of the
+    right types, estimators known, combinations that can be estimated."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise GridError(f"{path}: cannot read the sensitivity grid: {exc}") from None
+    entries = data.get("points") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise GridError(f"{path}: needs a non-empty list `points:`")
+    problems, points, seen = [], [], set()
+    for i, entry in enumerate(entries, start=1):
+        where = f"{path}: point {i}"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: must be a mapping with name and label")
+            continue
+        name, label = entry.get("name"), entry.get("label")
+        where += f" ({name})" if name else ""
+        if not isinstance(name, str) or not name.replace("_", "").isalnum():
+            problems.append(f"{where}: `name` must be letters, digits and _ (it names a file)")
+        elif name in seen:
+            problems.append(f"{where}: the name {name!r} is used twice")
+        seen.add(name)
+        if not isinstance(label, str) or not label.strip():
+            problems.append(f"{where}: needs a `label` (the table's row text)")
+        params = {k: v for k, v in entry.items() if k not in ("name", "label")}
+        for key, value in params.items():
+            if key not in _TYPES:
+                problems.append(f"{where}: unknown key {key!r} (known: "
+                                f"{', '.join(_TYPES)})")
+            elif not isinstance(value, _TYPES[key]) or (
+                    isinstance(value, bool) and bool not in _TYPES[key]):
+                problems.append(f"{where}: {key} = {value!r} is not a "
+                                f"{' or '.join(t.__name__ for t in _TYPES[key])}")
+        if params.get("estimator", "km") not in ESTIMATORS:
+            problems.append(f"{where}: estimator must be one of {', '.join(ESTIMATORS)}")
+        if params.get("estimator") == "competing" and params.get("censor_later_treatment"):
+            problems.append(f"{where}: censor_later_treatment and estimator: competing "
+                            "cannot be combined (later treatment is not a competing event)")
+        if isinstance(params.get("ti_min_weeks"), int) and params["ti_min_weeks"] < 8:
+            problems.append(f"{where}: ti_min_weeks must be at least 8 (IWG RBC-TI)")
+        points.append(Point(str(name), str(label), params))
+    if problems:
+        raise GridError("\n".join(problems))
+    return points
+
+
+def point(name: str, path: str | Path = GRID_FILE) -> Point:
+    """The grid point called `name`."""
+    for p in load_grid(path):
+        if p.name == name:
+            return p
+    raise GridError(f"{path}: no point named {name!r}")
+
+
+def _frame(cohort: pd.DataFrame, params: Mapping[str, Any]) -> tuple[pd.DataFrame, int]:
+    """The analysis table of the point's patients, and how many more its RBC-TI threshold
+    excluded than the published 8 weeks."""
+    base = analysis_table(included(cohort), cycles_cutoff=params["cycles_cutoff"],
+                          tb_cutoff=params["tb_cutoff"])
+    days = (base["len_stop_date"] - base["ti_start_date"]).dt.days
+    keep = (days >= 7 * int(params["ti_min_weeks"])).fillna(False).astype(bool)
+    return base.loc[keep], int((~keep).sum())
+
+
+def _model_frame(a: pd.DataFrame, params: Mapping[str, Any]) -> tuple[pd.DataFrame, list[str],
+                                                                       str | None]:
+    """The model's data and terms: the four factors, plus the stop reason when adjusted for."""
+    terms = list(TERMS)
+    if not params["adjust_stop_reason"]:
+        return a, terms, None
+    merged, rule = merge_sparse(a["stop_reason"], min_n=5, into="patient",
+                                label="the reason for discontinuation")
+    m = a.assign(stop_reason=merged)
+    reason = dummies(m, "stop_reason", reference="intolerance")
+    return pd.concat([m, reason], axis=1), terms + list(reason.columns), rule
+
+
+def analyse_point(cohort: pd.DataFrame, pt: Point, alpha: float = config.ALPHA,
+                  min_cell: int = 0) -> dict[str, Any]:
+    """The four hazard ratios (95% CI, p) and the median RBC-TI duration of one grid point,
+    from the validated cohort; counts and estimates as outputs under `min_cell` show them."""
+    params = pt.resolved()
+    cells = Cells(min_cell)
+    a, excluded = _frame(cohort, params)
+    duration, event = (("ti_months_censor_dmt", "ti_lost_censor_dmt")
+                       if params["censor_later_treatment"] else ("ti_months", "ti_lost"))
+    m, terms, rule = _model_frame(a, params)
+    competing = params["estimator"] == "competing"
+    out: dict[str, Any] = {"name": pt.name, "label": pt.label, "parameters": params,
+                           "n_patients": cells.count(len(a)),
+                           "excluded_beyond_published": cells.count(excluded),
+                           "model": "Fine-Gray" if competing else "Cox",
+                           "adjusted_for": [t for t in terms if t not in TERMS],
+                           "reason_rule": rule, "note": None}
+    try:
+        if competing:
+            fit = fine_gray(m, "ti_months", "ti_status", terms, cause=TI_LOST, alpha=alpha)
+            table = fit.table.rename(columns={"shr": "hr"})
+        else:
+            fit = cox_fit(m, duration, event, terms, alpha=alpha)
+            table = fit.table
+        shown = cells.model_terms(table, m)
+        out |= {"n": cells.count(fit.n), "events": cells.of(fit.events, fit.n)}
+        out["terms"] = [{k: (None if pd.isna(r.get(k)) else float(r[k]))
+                         for k in ("hr", "ci_low", "ci_high", "p")} | {"term": r["term"]}
+                        for r in shown.to_dict("records") if r["term"] in TERMS]
+    except ModelNotEstimable as err:
+        out |= {"n": None, "events": None, "terms": [], "note": cells.note(err.reason)}
+    ti = km_summary(a, duration, event, landmarks=(), alpha=alpha)
+    if competing:
+        cif = cumulative_incidence(a, "ti_months", "ti_status", cause=TI_LOST,
+                                   landmarks=(), alpha=alpha)
+        med = cif_median(cif)
+        stop = km_stop(ti.fitter, min_cell)
+        median, ci = med["median"], med["median_ci"]
+        if min_cell and median is not None and (median > stop or (ci[1] or 0) > stop):
+            median, ci = None, [None, None]
+            out["median_withheld"] = f"fewer than {min_cell} patients at risk"
+        out |= {"median_estimator": "Aalen-Johansen (death competing)",
+                "median_months": median, "median_ci": ci, "max_cif": med["max_cif"]}
+    else:
+        km = cells.km(ti)
+        out |= {"median_estimator": "Kaplan-Meier", "median_months": km["median"],
+                "median_ci": list(km["median_ci"])}
+        if km.get("median_withheld"):
+            out["median_withheld"] = km["median_withheld"]
+    return out
+
+
+def run_grid(cohort: pd.DataFrame, points: Iterable[Point], alpha: float = config.ALPHA,
+             min_cell: int = 0) -> list[dict[str, Any]]:
+    """Every point of a grid in this process (what a notebook run by hand does)."""
+    return [analyse_point(cohort, p, alpha, min_cell) for p in points]
+
+
+def write_point(result: Mapping[str, Any], path: str | Path) -> None:
+    """One point's result as the workflow stores it (sorted keys: same inputs, same bytes)."""
+    from .results import write_atomic
+
+    write_atomic(Path(path), json.dumps(result, indent=1, sort_keys=True,
+                                        allow_nan=False) + "\n")
+
+
+def gather(paths: Iterable[str | Path], points: Iterable[Point]) -> list[dict[str, Any]]:
+    """The points' results in grid order, from their job outputs; refuses a missing or
+    foreign one (each file must be the point of its name)."""
+    by_name = {}
+    for path in paths:
+        result = json.loads(Path(path).read_text(encoding="utf-8"))
+        by_name[result["name"]] = result
+    order = [p.name for p in points]
+    missing = [n for n in order if n not in by_name]
+    if missing:
+        raise GridError(f"no result for the grid point(s) {', '.join(missing)}")
+    return [by_name[n] for n in order]
+
+
+POINTS_ENV = "LENSTOP_SENSITIVITY_POINTS"
+"""Set by the build for notebook 07: the gathered points of the grid jobs (a JSON list), or
+"skip" when the build runs without the grid (SENSITIVITY=0)."""
+
+
+def for_notebook(cohort: pd.DataFrame, alpha: float = config.ALPHA, min_cell: int = 0,
+                 grid: str | Path = GRID_FILE) -> list[dict[str, Any]] | None:
+    """What notebook 07 shows: in a build, the points its grid jobs made (`POINTS_ENV`), or
+    None when the build skips the grid; run by hand, every point computed here."""
+    import os
+
+    given = os.environ.get(POINTS_ENV)
+    if given == "skip":
+        return None
+    if given:
+        return json.loads(Path(given).read_text(encoding="utf-8"))
+    return run_grid(cohort, load_grid(grid), alpha, min_cell)
+
+
+__all__ = ["DEFAULTS", "GRID_FILE", "POINTS_ENV", "TERMS", "GridError", "Point",
+           "analyse_point", "for_notebook", "gather", "load_grid", "point", "run_grid",
+           "write_point"]
