@@ -113,16 +113,10 @@ def _job(args: argparse.Namespace) -> int:
     from .pipeline import step
 
     if args.command == "sensitivity-point":
-        from . import cohort_cache, privacy, sensitivity
-        from .pipeline import work_dir
+        from . import sensitivity
 
-        data = Path(args.data).resolve()
-        os.environ[privacy.BUILD_DATA_ENV] = str(data)
-        with step(f"sensitivity {args.name}"):
-            cohort, _ = cohort_cache.load_or_validate(data, work_dir(Path(args.out)), args.sheet)
-            result = sensitivity.analyse_point(cohort, sensitivity.point(args.name, args.grid),
-                                               min_cell=args.min_cell)
-            sensitivity.write_point(result, args.output)
+        sensitivity.run_job(args.name, args.data, args.out, args.grid, args.output,
+                            args.min_cell, args.sheet)
     elif args.command == "sensitivity-gather":
         from . import sensitivity
 

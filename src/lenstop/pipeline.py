@@ -479,6 +479,8 @@ def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(SNAKEFILE),
            "--directory", str(config.ROOT), "--cores", str(min(4, os.cpu_count() or 1)),
            "--rerun-incomplete", "--nolock",
+           # `run:` jobs (the sensitivity grid's points) in threads of this process
+           "--force-use-threads",
            # one line per step (ours); Snakemake's banner and job tables only when asked
            *([] if os.environ.get("LENSTOP_VERBOSE") else ["--quiet", "all"]),
            "--config", f"data={_relative(data)}", f"out={_relative(out)}", f"until={until}",

@@ -221,6 +221,23 @@ def write_point(result: Mapping[str, Any], path: str | Path) -> None:
                                         allow_nan=False) + "\n")
 
 
+def run_job(name: str, data: str | Path, out: str | Path, grid: str | Path,
+            output: str | Path, min_cell: int = 0, sheet: str | None = None) -> None:
+    """The workflow job of one point: the build's validated cohort (its cache in
+    `out`/.build, else validated here), analysed under the point, written to `output`."""
+    import os
+
+    from . import cohort_cache
+    from .pipeline import step, work_dir
+    from .privacy import BUILD_DATA_ENV
+
+    data = Path(data).resolve()
+    os.environ[BUILD_DATA_ENV] = str(data)  # the only extract this job may open
+    with step(f"sensitivity {name}"):
+        cohort, _ = cohort_cache.load_or_validate(data, work_dir(Path(out)), sheet)
+        write_point(analyse_point(cohort, point(name, grid), min_cell=min_cell), output)
+
+
 def gather(paths: Iterable[str | Path], points: Iterable[Point]) -> list[dict[str, Any]]:
     """The points' results in grid order, from their job outputs; refuses a missing or
     foreign one (each file must be the point of its name)."""
@@ -255,5 +272,5 @@ def for_notebook(cohort: pd.DataFrame, alpha: float = config.ALPHA, min_cell: in
 
 
 __all__ = ["DEFAULTS", "GRID_FILE", "POINTS_ENV", "TERMS", "GridError", "Point",
-           "analyse_point", "for_notebook", "gather", "load_grid", "point", "run_grid",
+           "analyse_point", "for_notebook", "gather", "load_grid", "point", "run_grid", "run_job",
            "write_point"]
