@@ -121,3 +121,17 @@ def test_make_report_refuses_a_notebook_naming_a_private_extract(tmp_path):
     assert "Traceback" not in run.stderr
     after = {p: p.read_bytes() for p in copy.rglob("*") if p.is_file() and ".git" not in p.parts}
     assert after == before
+
+
+def test_merge_refuses_sections_made_with_other_parameters(tmp_path):
+    """A cut-off changed in one notebook's parameters cell must not give a report whose Cox
+    table says 6 cycles while its Methods and Table 1 say 12."""
+    shipped = results.sha256(config.SYNTHETIC_COHORT)
+    for section in results.SECTIONS:
+        cut = 6 if section == "ti_duration" else 12
+        results.write_section(tmp_path, section, {"meta": {
+            "data_sha256": shipped, "data_file": "cohort.csv",
+            "parameters": {"cycles_cutoff": cut, "alpha": 0.05}}})
+    with pytest.raises(ValueError, match=r"cycles_cutoff = 6 in ti_duration\)"):
+        results.merge(tmp_path, data=config.SYNTHETIC_COHORT)
+    assert not (tmp_path / "results.json").exists()

@@ -86,8 +86,26 @@ def merge(results_dir: Path, out: Path | None = None, data: Path | None = None) 
                           for s in SECTIONS)
         want = f" (this build analyses {Path(data).name})" if data is not None else ""
         raise ValueError(f"results sections come from different data files{want}: {files}")
+    check_parameters(merged)
     write_atomic(out or results_dir / "results.json", dumps(merged))
     return merged
+
+
+def check_parameters(merged: dict) -> None:
+    """Every section must be made with the same analysis parameters: a cut-off changed in one
+    notebook's parameters cell would give a report whose Cox table says 6 cycles while its
+    Methods and Table 1 say 12 (ValueError naming each notebook's values)."""
+    params = {s: merged[s].get("meta", {}).get("parameters", {}) for s in merged}
+    first = next(iter(params.values()), {})
+    differ = sorted({k for p in params.values() for k in {*p, *first} if p.get(k) != first.get(k)})
+    if differ:
+        groups: dict[str, list[str]] = {}
+        for section, p in params.items():
+            groups.setdefault(", ".join(f"{k} = {p.get(k)}" for k in differ), []).append(section)
+        lines = "; ".join(f"{values} in {', '.join(names)}" for values, names in groups.items())
+        raise ValueError("results sections were made with different analysis parameters "
+                         f"({lines}): every notebook must run with the same values; set them "
+                         "for the whole build, not in one notebook's parameters cell")
 
 
 def read(path: Path) -> dict:
