@@ -17,6 +17,10 @@ MAPPING ?=
 SENSITIVITY ?= 1
 PROFILE ?=
 R ?= 200
+PARAMS ?=
+CYCLES_CUTOFF ?=
+TB_CUTOFF ?=
+ALPHA ?=
 
 export PYTHONHASHSEED := 0
 # the report's date is the commit time of HEAD unless SOURCE_DATE_EPOCH is set (lenstop.config)
@@ -46,7 +50,9 @@ help: ## List the targets and what they do
 	@echo "             LINE_NUMBERS=1 (number the PDF's lines, for review),"
 	@echo "             SENSITIVITY=0 (skip the sensitivity grid; builds into build/<name>-nogrid/),"
 	@echo "             PROFILE=workflow/profiles/slurm (run the jobs on a Slurm cluster),"
-	@echo "             R=2000 (replicates of make simulate; default 200, as the report)"
+	@echo "             R=2000 (replicates of make simulate; default 200, as the report),"
+	@echo "             CYCLES_CUTOFF=6, TB_CUTOFF=3, ALPHA=0.01 or PARAMS=my.yaml (analysis"
+	@echo "               parameters other than the paper's, config/config.yaml; own build folder)"
 
 $(STAMP): requirements.txt requirements.lock pyproject.toml workflow/jupyterlab-overrides.json
 	@command -v $(PYTHON_SYS) >/dev/null || { echo "error: $(PYTHON_SYS) not found (Python 3.11 is required)"; exit 1; }
@@ -65,7 +71,9 @@ report: $(STAMP) ## Build the report from DATA (MIN_CELL=5 shows counts below 5 
 	$(VENV)/bin/lenstop build --data "$(DATA)" $(if $(MIN_CELL),--min-cell "$(MIN_CELL)") \
 	  $(if $(SHEET),--sheet "$(SHEET)") $(if $(filter 1 yes true,$(REPLACE)),--replace) \
 	  $(if $(filter 1 yes true,$(LINE_NUMBERS)),--line-numbers) $(if $(MAPPING),--mapping "$(MAPPING)") \
-	  $(if $(filter 0 no false,$(SENSITIVITY)),--no-sensitivity) $(if $(PROFILE),--profile "$(PROFILE)")
+	  $(if $(filter 0 no false,$(SENSITIVITY)),--no-sensitivity) $(if $(PROFILE),--profile "$(PROFILE)") \
+	  $(if $(PARAMS),--params "$(PARAMS)") $(if $(CYCLES_CUTOFF),--param cycles_cutoff=$(CYCLES_CUTOFF)) \
+	  $(if $(TB_CUTOFF),--param tb_cutoff=$(TB_CUTOFF)) $(if $(ALPHA),--param alpha=$(ALPHA))
 
 simulate: $(STAMP) ## Run the simulation study (R replicates; PROFILE=... on a cluster) into build/simulation/R<R>/
 	$(VENV)/bin/lenstop simulate --replicates "$(R)" $(if $(PROFILE),--profile "$(PROFILE)")

@@ -98,7 +98,30 @@ def _build(args: argparse.Namespace) -> int:
                  mapping=Path(args.mapping) if args.mapping else None,
                  sensitivity=not args.no_sensitivity,
                  grid=Path(args.grid) if args.grid else None,
-                 profile=Path(args.profile) if args.profile else None)
+                 profile=Path(args.profile) if args.profile else None,
+                 params=_build_parameters(args))
+
+
+def _build_parameters(args: argparse.Namespace) -> dict:
+    """--params FILE (the `analysis:` keys of config/config.yaml) then each --param KEY=VALUE;
+    neither: $LENSTOP_PARAMS (a build folder's Quarto `_environment` sets it)."""
+    import yaml
+
+    from .pipeline import StepError
+
+    values: dict = {} if args.params or args.param else config.build_parameters()
+    if args.params:
+        try:
+            data = yaml.safe_load(Path(args.params).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise StepError(f"cannot read the parameters file {args.params}: {exc}") from None
+        values.update(data.get("analysis", data) if isinstance(data, dict) else {})
+    for item in args.param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise StepError(f"--param {item!r}: write KEY=VALUE, e.g. cycles_cutoff=6")
+        values[key.strip()] = yaml.safe_load(value)
+    return values
 
 
 def _simulate(args: argparse.Namespace) -> int:
@@ -233,6 +256,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--profile", metavar="DIR",
                    help="run the jobs through this Snakemake profile (workflow/profiles/slurm: "
                    "on a Slurm cluster)")
+    b.add_argument("--param", action="append", metavar="KEY=VALUE",
+                   help="an analysis parameter other than the paper's (config/config.yaml), "
+                   "e.g. cycles_cutoff=6; the build goes to a folder of its own")
+    b.add_argument("--params", metavar="YAML",
+                   help="analysis parameters from a file (the keys of config/config.yaml)")
     b.set_defaults(func=_build)
     m = sub.add_parser("simulate", help="run the planted-vs-recovered simulation study")
     m.add_argument("--replicates", "-R", type=int, default=200,

@@ -19,20 +19,85 @@ BUILD_DIR = ROOT / "build"
 DAYS_PER_MONTH = 30.4375
 """Months are days / 30.4375 (the study's definition: 365.25 / 12)."""
 
-CYCLES_CUTOFF = 12
+ANALYSIS_FILE = ROOT / "config" / "config.yaml"
+"""The analysis defaults (the published definitions), one reviewed file."""
+
+PARAMS_ENV = "LENSTOP_PARAMS"
+"""The running build's analysis parameters that differ from `ANALYSIS` (JSON): `lenstop build
+--param` sets it for every step and notebook."""
+
+_PARAM_TYPES = {"cycles_cutoff": (int, float), "tb_cutoff": (int, float), "alpha": (float,),
+                "landmarks": (list,)}
+
+
+def check_parameters(values: dict, where: str) -> dict:
+    """Analysis parameters checked against the known keys and types (ValueError naming
+    `where` and every problem); numbers stay as given, landmarks become a list of numbers."""
+    problems = []
+    for key, value in values.items():
+        if key not in _PARAM_TYPES:
+            problems.append(f"unknown parameter {key!r} (known: {', '.join(_PARAM_TYPES)})")
+        elif isinstance(value, bool) or not isinstance(value, _PARAM_TYPES[key]):
+            problems.append(f"{key} = {value!r} is not a "
+                            + " or ".join(t.__name__ for t in _PARAM_TYPES[key]))
+        elif key == "landmarks" and not all(isinstance(v, int | float) and v > 0
+                                            for v in value):
+            problems.append("landmarks must be a list of positive numbers (months)")
+        elif key == "alpha" and not 0 < value < 0.5:
+            problems.append(f"alpha = {value} must be between 0 and 0.5")
+    if problems:
+        raise ValueError(f"{where}: " + "; ".join(problems))
+    return dict(values)
+
+
+def _analysis_defaults() -> dict:
+    import yaml
+
+    data = yaml.safe_load(ANALYSIS_FILE.read_text(encoding="utf-8")) or {}
+    values = check_parameters(data.get("analysis") or {}, str(ANALYSIS_FILE))
+    missing = set(_PARAM_TYPES) - set(values)
+    if missing:
+        raise ValueError(f"{ANALYSIS_FILE}: analysis defaults missing: "
+                         f"{', '.join(sorted(missing))}")
+    return values
+
+
+ANALYSIS = _analysis_defaults()
+"""The published definitions (`config/config.yaml` `analysis:`)."""
+
+CYCLES_CUTOFF = ANALYSIS["cycles_cutoff"]
 """LEN cycles at or above which treatment counts as long (published factor: >= 12 cycles)."""
 
-TB_CUTOFF_UNITS_8WK = 4.0
+TB_CUTOFF_UNITS_8WK = float(ANALYSIS["tb_cutoff"])
 """High transfusion burden (IWG 2018 HTB): >= 8 RBC units in 16 weeks, i.e. >= 4 units in 8 weeks.
 
 Anything below (IWG 2018 LTB, 3-7 units/16 weeks, and lighter burdens) is low burden.
 """
 
-ALPHA = 0.05
+ALPHA = ANALYSIS["alpha"]
 """Two-sided significance level for tests and confidence intervals."""
 
-LANDMARK_MONTHS = (12, 24, 36, 60)
+LANDMARK_MONTHS = tuple(ANALYSIS["landmarks"])
 """Times (months from discontinuation) at which survival-type estimates are reported."""
+
+
+def build_parameters() -> dict:
+    """The running build's parameters that differ from `ANALYSIS` (`PARAMS_ENV`; {} outside
+    a build or for the published definitions)."""
+    import json
+    import os
+
+    text = os.environ.get(PARAMS_ENV)
+    return check_parameters(json.loads(text), PARAMS_ENV) if text else {}
+
+
+def parameter_suffix(changed: dict) -> str:
+    """The build-folder suffix of parameters that differ from the paper's: '-cycles_cutoff6'."""
+    def text(v):
+        return "_".join(f"{x:g}" for x in v) if isinstance(v, list) else f"{v:g}"
+
+    return "".join(f"-{k}{text(v)}" for k, v in sorted(changed.items()))
+
 
 SYNTHETIC_SEED = 20240805
 """Seed of the synthetic cohort (the paper's online date, 5 Aug 2024)."""

@@ -66,15 +66,17 @@ def step(name: str):
 
 # ------------------------------------------------------------------ folders
 
-def build_dir(data: Path, min_cell: int | None = None, sensitivity: bool = True) -> Path:
+def build_dir(data: Path, min_cell: int | None = None, sensitivity: bool = True,
+              params: dict | None = None) -> Path:
     """Where a build of `data` goes: the project itself for the shipped synthetic cohort with
     its default options; build/<extract stem>, with `-min<k>` when k is not the extract's
-    default (`config.default_min_cell`) and `-nogrid` without the sensitivity grid, otherwise
+    default (`config.default_min_cell`), `-nogrid` without the sensitivity grid and
+    `-<parameter><value>` for analysis parameters other than the paper's, otherwise
     (git-ignored): a non-default build never replaces the shipped results."""
     default = config.default_min_cell(data)
     min_cell = default if min_cell is None else int(min_cell)
     suffix = (f"-min{min_cell}" if min_cell != default else "") + \
-        ("" if sensitivity else "-nogrid")
+        ("" if sensitivity else "-nogrid") + config.parameter_suffix(params or {})
     if config.is_shipped(data) and not suffix:
         return config.ROOT
     return config.BUILD_DIR / f"{Path(data).stem}{suffix}"
@@ -275,6 +277,7 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
         params["min_cell"] = min_cell
     if sheet:
         params["sheet"] = sheet
+    params.update(config.build_parameters())  # the build's analysis parameters, if not the paper's
     os.environ[OUTPUT_ENV] = str(run)  # where open_study() writes: this run's own folder
     os.environ[privacy.BUILD_DATA_ENV] = str(Path(data).resolve())  # the only extract it opens
     # papermill warns about every parameter line it cannot type-infer (comments with ';'):
@@ -375,6 +378,8 @@ def stage(stage: Path, data: Path | None = None, min_cell: int | None = None,
         f'LENSTOP_MIN_CELL="{min_cell}"\n'
         f'LENSTOP_SHEET="{sheet or ""}"\n'
         f'LENSTOP_MAPPING="{config.mapping_path() or ""}"\n'
+        + (f"LENSTOP_PARAMS='{os.environ[config.PARAMS_ENV]}'\n"
+           if os.environ.get(config.PARAMS_ENV) else "") +
         f'LENSTOP_PYTHON="{Path(sys.executable)}"\n'))
 
 
@@ -511,14 +516,16 @@ def quarto_render(project: Path) -> int:
 def build(data: Path, sheet: str | None = None, until: str = "report",
           min_cell: int | None = None, replace: bool = False, line_numbers: bool = False,
           mapping: Path | None = None, sensitivity: bool = True, grid: Path | None = None,
-          profile: Path | None = None) -> int:
+          profile: Path | None = None, params: dict | None = None) -> int:
     """Validate, run the notebooks, merge, render and publish the report for `data`.
 
     `mapping` is a crosswalk (lenstop.crosswalk) from the extract's columns, codes and units
     to the data dictionary; every step and notebook reads it through `config.MAPPING_ENV`.
     `sensitivity=False` skips the sensitivity grid (`grid`, default config/sensitivity.yaml);
     `until="sensitivity"` runs only the grid. `profile` runs the jobs through a Snakemake
-    profile (workflow/profiles/slurm: on a Slurm cluster).
+    profile (workflow/profiles/slurm: on a Slurm cluster). `params` are analysis parameters
+    (config/config.yaml keys): values other than the paper's run every notebook with them
+    (`config.PARAMS_ENV`) into a folder of their own.
     """
     from . import privacy
     from .publish import published_intact
@@ -531,6 +538,15 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
         os.environ[config.MAPPING_ENV] = str(mapping)  # inherited by every step
     else:
         os.environ.pop(config.MAPPING_ENV, None)
+    try:
+        params = config.check_parameters(params or {}, "build parameters")
+    except ValueError as exc:
+        raise StepError(str(exc)) from None
+    params = {k: v for k, v in params.items() if v != config.ANALYSIS[k]}
+    if params:
+        os.environ[config.PARAMS_ENV] = json.dumps(params, sort_keys=True)
+    else:
+        os.environ.pop(config.PARAMS_ENV, None)
     min_cell = config.default_min_cell(data) if min_cell is None else int(min_cell)
     if min_cell < 0:
         raise StepError(f"--min-cell must be 0 (no suppression) or more, not {min_cell}")
@@ -547,7 +563,7 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
             grid_module.load_grid(grid)  # a bad grid stops here, with every problem named
         except grid_module.GridError as exc:
             raise StepError(str(exc)) from None
-    out = build_dir(data, min_cell, sensitivity)
+    out = build_dir(data, min_cell, sensitivity, params)
     work = work_dir(out)
     privacy.check_output_dir(data, out)
     intact = published_intact(out)
@@ -557,7 +573,8 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
         FAULT_ENV in os.environ or until not in ("report", "variables") or profile is not None
     inputs = None if skip else uptodate.fingerprint(data, sheet, min_cell, until,
                                                     line_numbers=line_numbers, mapping=mapping,
-                                                    grid=grid if sensitivity else None)
+                                                    grid=grid if sensitivity else None,
+                                                    params=params)
     if inputs is not None and uptodate.is_current(work, until, inputs, intact):
         print(f"{data.name}: nothing changed since the last build of {_relative(out)} "
               "(extract, options, code, notebooks and sources as then; validated then): "

@@ -70,8 +70,11 @@ class Point:
     parameters: Mapping[str, Any] = field(default_factory=dict)
 
     def resolved(self) -> dict[str, Any]:
-        """Every parameter, the published value where the point does not set it."""
-        return {**DEFAULTS, **self.parameters}
+        """Every parameter: the build's value (the published one unless the build was given
+        other analysis parameters) where the point does not set it."""
+        build = config.build_parameters()
+        base = {k: build.get(k, v) for k, v in DEFAULTS.items()}
+        return {**base, **self.parameters}
 
 
 def load_grid(path: str | Path = GRID_FILE) -> list[Point]:
@@ -155,11 +158,12 @@ def _model_frame(a: pd.DataFrame, params: Mapping[str, Any]) -> tuple[pd.DataFra
     return pd.concat([m, reason], axis=1), terms + list(reason.columns), rule
 
 
-def analyse_point(cohort: pd.DataFrame, pt: Point, alpha: float = config.ALPHA,
+def analyse_point(cohort: pd.DataFrame, pt: Point, alpha: float | None = None,
                   min_cell: int = 0) -> dict[str, Any]:
     """The four hazard ratios (95% CI, p) and the median RBC-TI duration of one grid point,
     from the validated cohort; counts and estimates as outputs under `min_cell` show them."""
     params = pt.resolved()
+    alpha = config.build_parameters().get("alpha", config.ALPHA) if alpha is None else alpha
     cells = Cells(min_cell)
     a, excluded = _frame(cohort, params)
     duration, event = (("ti_months_censor_dmt", "ti_lost_censor_dmt")

@@ -39,7 +39,8 @@ def notebook_cells(path: Path) -> str:
 
 def fingerprint(data: Path, sheet: str | None, min_cell: int, until: str,
                 root: Path = config.ROOT, line_numbers: bool = False,
-                mapping: Path | None = None, grid: Path | None = None) -> dict:
+                mapping: Path | None = None, grid: Path | None = None,
+                params: dict | None = None) -> dict:
     """Everything a build of `data` reads, as hashes (no patient data: the extract's hash);
     `grid` is the sensitivity grid file (None: built without the grid)."""
     root = Path(root)
@@ -50,7 +51,7 @@ def fingerprint(data: Path, sheet: str | None, min_cell: int, until: str,
         "options": {"sheet": sheet or "", "min_cell": int(min_cell), "until": until,
                     "line_numbers": bool(line_numbers),
                     "mapping": _sha256(mapping) if mapping else "",
-                    "grid": _sha256(grid) if grid else ""},
+                    "grid": _sha256(grid) if grid else "", "params": params or {}},
         "code": {p.relative_to(root).as_posix(): _sha256(p) for p in code},
         "notebooks": {p.name: notebook_cells(p) for p in sorted((root / "notebooks")
                                                                  .glob("*.ipynb"))},

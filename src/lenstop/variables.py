@@ -374,6 +374,16 @@ def simulation_texts(sim: dict) -> dict:
     }
 
 
+def departures(params: dict) -> str:
+    """The first page's note when the build's analysis parameters are not the paper's."""
+    changed = [f"{k} = {params[k]} (published {v})" for k, v in config.ANALYSIS.items()
+               if k in params and params[k] != v]
+    if not changed:
+        return ""
+    return (" ANALYSIS PARAMETERS DIFFER FROM THE PUBLISHED STUDY: " + "; ".join(changed)
+            + ". Compare its numbers with the paper's only with that in mind.")
+
+
 def sensitivity_texts(sens: dict) -> dict:
     """The sensitivity grid (notebook 07): how far each hazard ratio and the median move."""
     points = sens.get("points") or []
@@ -773,15 +783,15 @@ def build(results: dict, commit: str | None = None) -> dict:
             "synthetic": "true" if synthetic else "false",
             "label": "the SYNTHETIC cohort shipped with this project (not patient data)"
             if synthetic else f"the registry extract {meta['data_file']}",
-            "banner": ("SYNTHETIC DATA: every number, table and figure in this report comes "
-                       "from a simulated cohort calibrated to the published figures. It "
-                       "describes no real patient.") if synthetic else
-                      (f"Built from the registry extract {meta['data_file']}. Confidential: "
+            "banner": (("SYNTHETIC DATA: every number, table and figure in this report comes "
+                        "from a simulated cohort calibrated to the published figures. It "
+                        "describes no real patient.") if synthetic else
+                       (f"Built from the registry extract {meta['data_file']}. Confidential: "
                        "check the data-protection rules before sharing."
                        + ("" if params.get("min_cell") else
                           " NO MINIMUM CELL SIZE was applied (MIN_CELL=0): counts of single "
                           "patients may be shown; do not share this report outside the "
-                          "registry.")),
+                          "registry."))) + departures(params),
             "subtitle": "Reproduction on a synthetic cohort (not patient data)" if synthetic
                         else f"Analysis of {meta['data_file']}",
             "title_note": ": a reproduction on synthetic data" if synthetic else "",
