@@ -654,8 +654,3 @@ def simulate(replicates: int, first_seed: int = 1, out: Path | None = None,
         print(f"simulation: {replicates} replicates in {time.perf_counter() - start:.1f} s: "
               f"{_relative(out / 'summary.json')}")
     return code
-
-
-def read_stamp(path: Path) -> dict:
-    """The validation stamp (used by tests and the benchmark)."""
-    return json.loads(Path(path).read_text())
