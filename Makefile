@@ -94,6 +94,11 @@ test: $(STAMP) sysdeps ## Run lint and the whole test suite (unit, notebooks via
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -n auto --dist loadfile
 
+# tests/cluster/slurm.sh starts a one-node Slurm (slurmdbd + MariaDB accounting; installs the
+# Debian packages when root with apt-get, else the tests skip and say why) and stops it after
+test-cluster: $(STAMP) ## Run the Slurm profile's tests on a one-node Slurm cluster started for them
+	$(PY) -m pytest tests/cluster -p no:cacheprovider -m cluster
+
 lint: $(STAMP) ## Ruff lint only
 	$(VENV)/bin/ruff check .
 
