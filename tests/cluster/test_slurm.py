@@ -144,7 +144,7 @@ def test_sensitivity_grid_through_slurm_gives_the_local_files(profile, tmp_path)
     grid = tmp_path / "grid.yaml"
     grid.write_text(yaml.safe_dump({"points": [
         {"name": "published", "label": "Published definitions"},
-        {"name": "cycles_6", "label": "LEN cycles >= 6", "cycles_cutoff": 6},
+        {"name": "cycles_18", "label": "LEN cycles >= 18", "cycles_cutoff": 18},
     ]}, sort_keys=False))
     build = ROOT / "build" / data.stem
     sensitivity = build / ".build" / "sensitivity"
@@ -153,7 +153,7 @@ def test_sensitivity_grid_through_slurm_gives_the_local_files(profile, tmp_path)
     try:
         _lenstop(*args)
         local = _files(sensitivity)
-        assert {"points.json", "points/published.json", "points/cycles_6.json"} <= set(local)
+        assert {"points.json", "points/published.json", "points/cycles_18.json"} <= set(local)
         shutil.rmtree(sensitivity)
         jobs = _slurm_jobs_of(_lenstop, *args, "--profile", profile)
         _assert_ran_through_slurm(jobs)
