@@ -191,6 +191,8 @@ def analyse_point(cohort: pd.DataFrame, pt: Point, alpha: float | None = None,
     except ModelNotEstimable as err:
         out |= {"n": None, "events": None, "terms": [], "note": cells.note(err.reason)}
     ti = km_summary(a, duration, event, landmarks=(), alpha=alpha)
+    if out["events"] is None:  # no model: the events of the endpoint itself
+        out["events"] = cells.of(ti.events, ti.n)
     if competing:
         cif = cumulative_incidence(a, "ti_months", "ti_status", cause=TI_LOST,
                                    landmarks=(), alpha=alpha)

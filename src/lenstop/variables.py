@@ -400,9 +400,14 @@ def sensitivity_texts(sens: dict) -> dict:
     medians = [p["median_months"] for p in points
                if p["median_estimator"] == "Kaplan-Meier" and p["median_months"] is not None]
     cr = next((p for p in points if p["model"] == "Fine-Gray"), None)
-    text = (f"Across the {len(points)} definitions of the sensitivity grid "
-            "(@tbl-sensitivity, @fig-sensitivity), the hazard ratios ranged for "
-            + _join(parts) + ".")
+    text = f"Across the {len(points)} definitions of the sensitivity grid " \
+        "(@tbl-sensitivity, @fig-sensitivity), "
+    if not parts:
+        text += ("the multivariable model could not be estimated under any of them (too few "
+                 "patients or events; see the table's note).")
+        missing = []
+    else:
+        text += "the hazard ratios ranged for " + _join(parts) + "."
     if missing:
         text += (" The model could not be fitted for " + _join([f"“{m}”" for m in missing])
                  + " (too few patients or events on one side; see the table's note).")
