@@ -314,10 +314,11 @@ def test_min_cell_reaches_every_notebook_and_the_results(canary_build):
 
 def _small_ints(value, min_cell: int, path: tuple = ()):
     """Integers from 1 to min_cell - 1 in a results tree (but the meta, degrees of freedom,
-    and the simulation study, whose numbers describe simulated cohorts and seeds)."""
+    the sensitivity points' parameters (cut-offs), and the simulation study, whose numbers
+    describe simulated cohorts and seeds)."""
     if isinstance(value, dict):
         for key, v in value.items():
-            if key not in ("meta", "df", "global_df", "spline_df", "simulation"):
+            if key not in ("meta", "df", "global_df", "spline_df", "simulation", "parameters"):
                 yield from _small_ints(v, min_cell, (*path, key))
     elif isinstance(value, list):
         for i, v in enumerate(value):

@@ -26,9 +26,9 @@ pytestmark = pytest.mark.slow
 
 FIGURES = ("fig-flow", "fig-ti-km", "fig-forest", "fig-ti-km-factors", "fig-ti-cif",
            "fig-survival", "fig-aml-cif", "fig-cyto-reeval", "fig-swimmer", "fig-second-ti",
-           "fig-restart-cif", "fig-simulation")
+           "fig-restart-cif", "fig-sensitivity", "fig-simulation")
 TABLES = ("tbl-baseline", "tbl-cox", "tbl-cs-fg", "tbl-ccyr-ti", "tbl-reproduction",
-          "tbl-strobe", "tbl-simulation", "tbl-baseline-tests")
+          "tbl-strobe", "tbl-sensitivity", "tbl-simulation", "tbl-baseline-tests")
 SECTIONS = ("Key points", "1 Introduction", "2 Methods", "3 Results", "4 Discussion",
             "Declarations", "References", "Appendix A: STROBE checklist",
             "Appendix B: Reproducibility", "Appendix C: Sensitivity analyses",
