@@ -258,6 +258,50 @@ def gather(paths: Iterable[str | Path], points: Iterable[Point]) -> list[dict[st
     return [by_name[n] for n in order]
 
 
+FACTORS = {"ltb": "Low burden", "cycles_ge_cutoff": "Long LEN", "age_per10": "Age, per 10 y",
+           "hb": "Hb, per g/dL"}
+"""The four factors as the appendix's table and figure name them."""
+
+
+def _readable(note: str) -> str:
+    """A model's not-estimable reason with the factors' names instead of column names."""
+    for term, name in FACTORS.items():
+        note = note.replace(f"'{term}' = 1", f"'{name}'").replace(f"'{term}'", f"'{name}'")
+    return note
+
+
+def table(points: list[dict[str, Any]] | None, data_label: str):
+    """The appendix table (`tables.Table`): one row per point, the four hazard ratios with
+    CIs and the median with its CI; `points=None` (grid not run) gives a row that says so."""
+    from .fmt import hr_ci, median_ci
+    from .tables import Table
+
+    def row(p):
+        by_term = {t["term"]: t for t in p["terms"]}
+        cells = {"Definition": p["label"], "n": str(p["n_patients"]),
+                 "Events": "-" if p["events"] is None else str(p["events"])}
+        for term, name in FACTORS.items():  # no term: not estimable; no estimate: withheld
+            t = by_term.get(term)
+            cells[name] = (hr_ci(t["hr"], t["ci_low"], t["ci_high"], missing="withheld")
+                           if t else "not estimable")
+        cells["Median, months"] = ("withheld" if p.get("median_withheld") else
+                                   median_ci(p["median_months"], p["median_ci"]))
+        return cells
+
+    if points is None:
+        shown = pd.DataFrame([{"Definition": "Not run in this build (SENSITIVITY=0)"}])
+    else:
+        shown = pd.DataFrame([row(p) for p in points])
+    notes = [f"{p['label']}: not estimable, {_readable(p['note'])}." for p in points or []
+             if p["note"]]
+    return Table(shown, "sensitivity", note=" ".join([
+        "Long LEN: at least the grid point's number of cycles (published "
+        f"{config.CYCLES_CUTOFF}). Hazard ratios from the Cox model of loss of RBC-TI; for the "
+        "competing-risks point, Fine-Gray subdistribution hazard ratios and the time the "
+        "cumulative incidence of loss (death competing) reaches 50%. Median: Kaplan-Meier, "
+        "not reached where the curve stays above 50%.", *notes, f"Data: {data_label}."]))
+
+
 POINTS_ENV = "LENSTOP_SENSITIVITY_POINTS"
 """Set by the build for notebook 07: the gathered points of the grid jobs (a JSON list), or
 "skip" when the build runs without the grid (SENSITIVITY=0)."""
@@ -277,6 +321,6 @@ def for_notebook(cohort: pd.DataFrame, alpha: float = config.ALPHA, min_cell: in
     return run_grid(cohort, load_grid(grid), alpha, min_cell)
 
 
-__all__ = ["DEFAULTS", "GRID_FILE", "POINTS_ENV", "TERMS", "GridError", "Point",
+__all__ = ["DEFAULTS", "FACTORS", "GRID_FILE", "POINTS_ENV", "TERMS", "GridError", "Point",
            "analyse_point", "for_notebook", "gather", "load_grid", "point", "run_grid", "run_job",
-           "write_point"]
+           "table", "write_point"]
