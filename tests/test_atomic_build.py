@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lenstop import config, results
+from lenstop import config, files, results
 from lenstop.pipeline import FAULT_ENV
 from lenstop.publish import _copy_atomic, _notebook_signature
 
@@ -149,7 +149,7 @@ def test_next_build_succeeds_with_the_changed_extract(before, interrupted):
     assert sorted(now) == sorted(hashes)
     assert now["results/results.json"] != hashes["results/results.json"]
     meta = results.read(build.out / "results" / "results.json")["cohort"]["meta"]
-    assert meta["data_sha256"] == results.sha256(build.data)
+    assert meta["data_sha256"] == files.sha256(build.data)
     assert not (build.out / ".build" / "failed" / "02_ti_duration.ipynb").exists()
     record_changed_build(build, run)
 

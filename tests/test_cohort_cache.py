@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 
-from lenstop import cohort_cache, config, pipeline, privacy, study, validate
+from lenstop import cohort_cache, config, layout, pipeline, placement, study, validate
 from lenstop.validate import load_cohort
 
 from ._builds import first_build
@@ -117,24 +117,24 @@ def test_unreadable_entry_is_a_miss(extract, work, validations):
 
 def test_written_only_in_a_git_ignored_build_folder(extract, tmp_path, monkeypatch):
     cohort, warnings = load_cohort(extract)
-    with pytest.raises(privacy.PrivacyError, match="git-ignored"):
+    with pytest.raises(placement.PrivacyError, match="git-ignored"):
         cohort_cache.save(extract, tmp_path / "cache", cohort, warnings)
     assert not (tmp_path / "cache").exists()
     for out in (config.ROOT, config.BUILD_DIR / "any-extract"):  # where builds keep it
-        if privacy.git_ignored(pipeline.work_dir(out) / cohort_cache.FILE) is None:
+        if placement.git_ignored(layout.work_dir(out) / cohort_cache.FILE) is None:
             pytest.skip("git cannot tell what it ignores here (no git or no checkout)")
-        assert privacy.git_ignored(pipeline.work_dir(out) / cohort_cache.FILE) is True
-    monkeypatch.setattr(privacy, "git_ignored", lambda path: False)
-    with pytest.raises(privacy.PrivacyError):
+        assert placement.git_ignored(layout.work_dir(out) / cohort_cache.FILE) is True
+    monkeypatch.setattr(placement, "git_ignored", lambda path: False)
+    with pytest.raises(placement.PrivacyError):
         cohort_cache.save(extract, tmp_path / ".build", cohort, warnings)
     assert not (tmp_path / ".build" / cohort_cache.FILE).exists()
 
 
 def test_a_notebook_finds_the_cache_of_its_build(tmp_path):
     out = tmp_path / "build" / "x"
-    run = pipeline.work_dir(out) / "run" / "01_cohort"  # where a build runs the notebook
-    assert cohort_cache.work_of(run) == pipeline.work_dir(out)
-    assert cohort_cache.work_of(out) == pipeline.work_dir(out)  # run by hand (JupyterLab)
+    run = layout.work_dir(out) / "run" / "01_cohort"  # where a build runs the notebook
+    assert cohort_cache.work_of(run) == layout.work_dir(out)
+    assert cohort_cache.work_of(out) == layout.work_dir(out)  # run by hand (JupyterLab)
 
 
 def test_load_or_validate_validates_only_without_an_entry(extract, work, validations):
@@ -196,7 +196,7 @@ def test_build_validates_once_and_the_workflow_does_not_again(tmp_path, validati
     real_snakemake = pipeline.snakemake
 
     def dry_run(data, out, **kw):
-        work = pipeline.work_dir(out)
+        work = layout.work_dir(out)
         seen["cohort"] = cohort_cache.load_or_validate(data, work / "run" / "01_cohort")[0]
         seen["validations"] = len(validations)
         capfd.readouterr()
@@ -217,7 +217,7 @@ def test_build_validates_once_and_the_workflow_does_not_again(tmp_path, validati
         assert len(seen["cohort"]) == 118
         assert "notebook" in seen["plan"] and "validate" not in seen["plan"]
         assert "validate" in seen["plan without stamp"]
-        assert not (pipeline.work_dir(out) / cohort_cache.FILE).exists()  # removed at the end
+        assert not (layout.work_dir(out) / cohort_cache.FILE).exists()  # removed at the end
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -228,5 +228,5 @@ def test_a_real_build_validates_once_and_keeps_no_cohort(request):
     console = build.run.stdout + build.run.stderr
     assert console.count("all checks passed") == 1  # build()'s check; the rule would add one
     assert "Rule: validate" not in console and "notebook" in _jobs(console)
-    assert (pipeline.work_dir(build.out) / "validated.json").is_file()
-    assert not (pipeline.work_dir(build.out) / cohort_cache.FILE).exists()
+    assert (layout.work_dir(build.out) / "validated.json").is_file()
+    assert not (layout.work_dir(build.out) / cohort_cache.FILE).exists()

@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
-from lenstop import config, results
+from lenstop import config, files, results
 from lenstop.crosswalk import EXAMPLE, load_crosswalk
-from lenstop.pipeline import build_dir
+from lenstop.layout import build_dir
 
 from ._builds import lenstop
 from .test_crosswalk import registry_export
@@ -51,6 +51,6 @@ def test_registry_extract_builds_to_the_shipped_results(shipped_text, tmp_path):
                          "--until", "variables")
         assert edited.returncode == 0 and "[notebook" in edited.stdout + edited.stderr
         assert json.loads((out / ".build" / "validated.json").read_text())["mapping_sha256"] \
-            == results.sha256(crosswalk)
+            == files.sha256(crosswalk)
     finally:
         shutil.rmtree(out, ignore_errors=True)

@@ -18,9 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lenstop import config, privacy, results
+from lenstop import config, files, placement, results
 from lenstop.notebooks import NOTEBOOKS
-from lenstop.privacy import PrivacyError
+from lenstop.placement import PrivacyError
 
 
 def _notebook(path: Path, *cells: str, parameters: str = "data_path = None\nsheet = None"):
@@ -34,7 +34,7 @@ def _notebook(path: Path, *cells: str, parameters: str = "data_path = None\nshee
 
 def test_committed_notebooks_leave_the_extract_to_the_build():
     for name in NOTEBOOKS:
-        assert privacy.notebook_data_choices(config.NOTEBOOKS_DIR / f"{name}.ipynb") == []
+        assert placement.notebook_data_choices(config.NOTEBOOKS_DIR / f"{name}.ipynb") == []
 
 
 @pytest.mark.parametrize(("cells", "parameters", "where"), [
@@ -51,16 +51,16 @@ def test_committed_notebooks_leave_the_extract_to_the_build():
 ])
 def test_a_notebook_that_chooses_its_extract_is_found(tmp_path, cells, parameters, where):
     nb = _notebook(tmp_path / "nb.ipynb", *cells, parameters=parameters)
-    assert privacy.notebook_data_choices(nb) == [where]
+    assert placement.notebook_data_choices(nb) == [where]
     with pytest.raises(PrivacyError, match="may not choose the extract") as err:
-        privacy.check_notebooks([nb])
+        placement.check_notebooks([nb])
     assert f"nb.ipynb, {where}" in str(err.value)
 
 
 def test_none_and_the_build_parameters_themselves_are_allowed(tmp_path):
     nb = _notebook(tmp_path / "nb.ipynb", "study = open_study(data_path, output_dir, sheet=sheet)",
                    "data_path = None")
-    assert privacy.notebook_data_choices(nb) == []
+    assert placement.notebook_data_choices(nb) == []
 
 
 def test_inside_a_build_no_other_extract_can_be_opened(monkeypatch, tmp_path):
@@ -68,14 +68,14 @@ def test_inside_a_build_no_other_extract_can_be_opened(monkeypatch, tmp_path):
 
     other = tmp_path / "other.csv"
     shutil.copy(config.SYNTHETIC_COHORT, other)
-    monkeypatch.setenv(privacy.BUILD_DATA_ENV, str(config.SYNTHETIC_COHORT))
+    monkeypatch.setenv(placement.BUILD_DATA_ENV, str(config.SYNTHETIC_COHORT))
     monkeypatch.setenv("LENSTOP_OUTPUT_DIR", str(tmp_path / "out"))
     with pytest.raises(PrivacyError, match="opens other.csv, but the build analyses cohort.csv"):
         open_study(other)
 
 
 def test_merge_refuses_sections_of_another_extract(tmp_path):
-    shipped = results.sha256(config.SYNTHETIC_COHORT)
+    shipped = files.sha256(config.SYNTHETIC_COHORT)
     for section in results.SECTIONS:
         sha = "0" * 64 if section == "cytogenetics" else shipped
         name = "extract.xlsx" if section == "cytogenetics" else "cohort.csv"
@@ -126,7 +126,7 @@ def test_make_report_refuses_a_notebook_naming_a_private_extract(tmp_path):
 def test_merge_refuses_sections_made_with_other_parameters(tmp_path):
     """A cut-off changed in one notebook's parameters cell must not give a report whose Cox
     table says 6 cycles while its Methods and Table 1 say 12."""
-    shipped = results.sha256(config.SYNTHETIC_COHORT)
+    shipped = files.sha256(config.SYNTHETIC_COHORT)
     for section in results.SECTIONS:
         cut = 6 if section == "ti_duration" else 12
         results.write_section(tmp_path, section, {"meta": {

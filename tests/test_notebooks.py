@@ -11,7 +11,7 @@ import sys
 import nbformat
 import pytest
 
-from lenstop import config, results
+from lenstop import config, files, results
 from lenstop.notebooks import NOTEBOOKS, SECTION_OF, execute
 from lenstop.study import PrivacyError, open_study
 
@@ -70,7 +70,7 @@ def test_results_file_is_the_merge_of_the_sections(tmp_path):
 
 def test_results_come_from_the_shipped_cohort():
     r = results.read(config.RESULTS_FILE)
-    sha = results.sha256(config.SYNTHETIC_COHORT)
+    sha = files.sha256(config.SYNTHETIC_COHORT)
     for section in r.values():
         assert section["meta"]["data_sha256"] == sha
         assert section["meta"]["synthetic"] is True

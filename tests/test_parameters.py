@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from lenstop import cli, config, pipeline, variables
+from lenstop import cli, config, layout, variables
 from lenstop.notebooks import NOTEBOOKS
 
 
@@ -44,10 +44,10 @@ def test_bad_parameters_are_named_all_at_once():
 
 def test_other_parameters_build_into_their_own_folder():
     shipped = config.SYNTHETIC_COHORT
-    assert pipeline.build_dir(shipped) == config.ROOT
-    assert pipeline.build_dir(shipped, params={"cycles_cutoff": 6}) == \
+    assert layout.build_dir(shipped) == config.ROOT
+    assert layout.build_dir(shipped, params={"cycles_cutoff": 6}) == \
         config.BUILD_DIR / "cohort-cycles_cutoff6"
-    assert pipeline.build_dir(shipped, 5, False, {"landmarks": [6, 12], "alpha": 0.01}) == \
+    assert layout.build_dir(shipped, 5, False, {"landmarks": [6, 12], "alpha": 0.01}) == \
         config.BUILD_DIR / "cohort-min5-nogrid-alpha0.01-landmarks6_12"
 
 

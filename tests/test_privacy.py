@@ -19,10 +19,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from lenstop import config, privacy, results
+from lenstop import config, placement, privacy, results
+from lenstop.layout import build_dir
 from lenstop.notebooks import NOTEBOOKS
-from lenstop.pipeline import build_dir
-from lenstop.privacy import Needles, PrivacyError, scan
+from lenstop.placement import PrivacyError
+from lenstop.privacy import Needles, scan
 from lenstop.tables import Row, table_one
 from lenstop.validate import load_cohort
 
@@ -79,20 +80,20 @@ def test_real_extracts_never_write_to_tracked_folders(tmp_path):
     for tracked in (config.ROOT, config.FIGURES_DIR, config.NOTEBOOKS_DIR / "x",
                     config.RESULTS_DIR):
         with pytest.raises(PrivacyError, match="git tracks"):
-            privacy.check_output_dir(extract, tracked)
-    privacy.check_output_dir(extract, config.BUILD_DIR / "registry")  # git-ignored
-    privacy.check_output_dir(extract, tmp_path / "out")  # outside the repository
-    privacy.check_output_dir(config.SYNTHETIC_COHORT, config.ROOT)  # the shipped cohort
+            placement.check_output_dir(extract, tracked)
+    placement.check_output_dir(extract, config.BUILD_DIR / "registry")  # git-ignored
+    placement.check_output_dir(extract, tmp_path / "out")  # outside the repository
+    placement.check_output_dir(config.SYNTHETIC_COHORT, config.ROOT)  # the shipped cohort
 
 
-NO_GIT = shutil.which("git") is None or privacy.git_ignored(config.ROOT) is None
+NO_GIT = shutil.which("git") is None or placement.git_ignored(config.ROOT) is None
 
 
 @pytest.mark.skipif(NO_GIT, reason="git is not available or this is not a git checkout")
 def test_git_decides_what_is_ignored():
-    assert privacy.git_ignored(config.BUILD_DIR / "any-extract") is True
-    assert privacy.git_ignored(config.ROOT / ".build") is True
-    assert privacy.git_ignored(config.FIGURES_DIR / "x.svg") is False
+    assert placement.git_ignored(config.BUILD_DIR / "any-extract") is True
+    assert placement.git_ignored(config.ROOT / ".build") is True
+    assert placement.git_ignored(config.FIGURES_DIR / "x.svg") is False
 
 
 @pytest.mark.skipif(NO_GIT, reason="git is not available or this is not a git checkout")
@@ -106,8 +107,8 @@ def test_build_refuses_a_real_extract_git_would_track(small_text):
     assert run.returncode == 1 and "git would track" in run.stderr
     assert "Traceback" not in run.stderr and "SYN-" not in run.stdout + run.stderr
     assert not (config.BUILD_DIR / extract.stem).exists()
-    privacy.check_extract_location(config.PRIVATE_DIR / "registry.csv")  # git-ignored
-    privacy.check_extract_location(config.SYNTHETIC_COHORT)
+    placement.check_extract_location(config.PRIVATE_DIR / "registry.csv")  # git-ignored
+    placement.check_extract_location(config.SYNTHETIC_COHORT)
 
 
 # ------------------------------------------------------------------ the scanner

@@ -10,7 +10,7 @@ import pytest
 
 from lenstop import config, quality
 from lenstop.cli import main
-from lenstop.privacy import PrivacyError
+from lenstop.placement import PrivacyError
 
 from .conftest import write_csv
 

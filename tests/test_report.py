@@ -141,9 +141,9 @@ def test_second_build_is_a_no_op(built):
     assert "[notebook" not in again.stdout
     assert report.stat().st_mtime_ns == before
     # without that record Snakemake runs and finds nothing to do either
-    from lenstop import pipeline, uptodate
+    from lenstop import layout, uptodate
 
-    uptodate.forget(pipeline.work_dir(built["out"]))
+    uptodate.forget(layout.work_dir(built["out"]))
     again = _build(built["data"])
     assert again.returncode == 0
     assert "] started" not in again.stdout + again.stderr  # Snakemake ran no step

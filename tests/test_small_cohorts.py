@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from lenstop import config, results, variables
-from lenstop.pipeline import build_dir
+from lenstop.layout import build_dir
 
 from .conftest import write_csv
 

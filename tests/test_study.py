@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from lenstop import config, privacy
+from lenstop import config, placement
 from lenstop.study import OUTPUT_ENV, SCRATCH_DIR, default_output_dir, open_study
 
 
 def test_a_notebook_run_by_hand_writes_to_scratch(monkeypatch, capsys):
     monkeypatch.delenv(OUTPUT_ENV, raising=False)
-    monkeypatch.delenv(privacy.BUILD_DATA_ENV, raising=False)
+    monkeypatch.delenv(placement.BUILD_DATA_ENV, raising=False)
     study = open_study()
     assert study.output_dir == SCRATCH_DIR.resolve()
     assert "outputs go to build/scratch/" in capsys.readouterr().out
-    assert privacy.git_ignored(SCRATCH_DIR) is not False
+    assert placement.git_ignored(SCRATCH_DIR) is not False
 
 
 def test_inside_a_build_the_build_decides(monkeypatch, tmp_path):

@@ -107,7 +107,7 @@ def _build_parameters(args: argparse.Namespace) -> dict:
     neither: $LENSTOP_PARAMS (a build folder's Quarto `_environment` sets it)."""
     import yaml
 
-    from .pipeline import StepError
+    from .layout import StepError
 
     values: dict = {} if args.params or args.param else config.build_parameters()
     if args.params:
@@ -133,7 +133,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 def _job(args: argparse.Namespace) -> int:
     """The grid's and the simulation's workflow jobs (one point, one batch of seeds)."""
-    from .pipeline import step
+    from .layout import step
 
     if args.command == "sensitivity-point":
         from . import sensitivity
@@ -170,7 +170,7 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _default_build(data: str) -> Path:
-    from .pipeline import build_dir
+    from .layout import build_dir
 
     return build_dir(Path(data))
 
@@ -346,8 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.report(), file=sys.stderr)
         return 2
     except Exception as exc:  # a failed step: say which and why, without a traceback
-        from .pipeline import StepError
-        from .privacy import PrivacyError
+        from .layout import StepError
+        from .placement import PrivacyError
         from .render import RenderError
         from .sensitivity import GridError
 

@@ -27,7 +27,7 @@ from . import config
 FILE = "cohort.parquet"
 """The cache entry's name inside the build folder's `.build/`."""
 WORK = ".build"
-"""The only folder name the cache is written into (git-ignored; see lenstop.pipeline.work_dir)."""
+"""The only folder name the cache is written into (git-ignored; see lenstop.layout.work_dir)."""
 CODE = tuple(Path(__file__).with_name(f) for f in
              ("io.py", "schema.py", "validate.py", "cohort_cache.py"))
 """The sources that decide what validation returns; a change to any of them is a miss."""
@@ -57,7 +57,7 @@ def _digest(files: tuple[Path, ...]) -> str:
 
 def key(data_path: str | Path, sheet: str | None = None) -> dict:
     """What an entry must match: the extract's content, name and sheet, and the code."""
-    from .results import sha256
+    from .files import sha256
 
     mapping = config.mapping_path()
     return {"sha256": sha256(data_path), "data_file": Path(data_path).name,
@@ -105,7 +105,7 @@ def save(data_path: str | Path, work: str | Path, cohort: pd.DataFrame, warnings
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from .privacy import PrivacyError, git_ignored
+    from .placement import PrivacyError, git_ignored
 
     work = Path(work)
     path = work / FILE

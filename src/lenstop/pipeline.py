@@ -15,7 +15,6 @@ do and how long it took; none prints patient-level values.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -28,21 +27,20 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import config, uptodate
+from .files import sha256, write_json
+from .layout import (
+    MANUSCRIPT_SOURCES,
+    QUARTO_FILES,
+    StepError,
+    build_dir,
+    claim_build_dir,
+    relative,
+    stage_dir,
+    step,
+    work_dir,
+)
 
 SNAKEFILE = config.ROOT / "workflow" / "Snakefile"
-MANUSCRIPT_SOURCES = config.MANUSCRIPT_SOURCES
-def report_files() -> tuple[str, ...]:
-    """What the render step writes (as Quarto names them): the article site's index.html, the
-    PDF, and for each notebook an HTML preview and the notebook itself, which every embedded
-    figure and table links to."""
-    from .notebooks import NOTEBOOKS
-
-    return ("_manuscript/index.html", "_manuscript/report.pdf",
-            *(f"_manuscript/notebooks/{nb}{end}" for nb in NOTEBOOKS
-              for end in ("-preview.html", ".ipynb")))
-
-
-REPORT_FILES = report_files()
 INTERRUPT_GRACE_S = 60
 """How long an interrupted workflow may take to stop its jobs before it is terminated."""
 FAULT_ENV = "LENSTOP_TEST_FAULT"
@@ -51,92 +49,11 @@ after the parameters; `<notebook>:hang` makes it sleep there (tests of failed an
 builds; a notebook cannot otherwise be made to fail without editing the committed ones)."""
 
 
-class StepError(RuntimeError):
-    """A build step failed; the message names the step (and notebook cell) and the error."""
-
-
-@contextmanager
-def step(name: str):
-    """Print `name` when it starts and its elapsed time when it ends."""
-    start = time.perf_counter()
-    print(f"[{name}] started", flush=True)
-    yield
-    print(f"[{name}] done in {time.perf_counter() - start:.1f} s", flush=True)
-
-
-# ------------------------------------------------------------------ folders
-
-def build_dir(data: Path, min_cell: int | None = None, sensitivity: bool = True,
-              params: dict | None = None) -> Path:
-    """Where a build of `data` goes: the project itself for the shipped synthetic cohort with
-    its default options; build/<extract stem>, with `-min<k>` when k is not the extract's
-    default (`config.default_min_cell`), `-nogrid` without the sensitivity grid and
-    `-<parameter><value>` for analysis parameters other than the paper's, otherwise
-    (git-ignored): a non-default build never replaces the shipped results."""
-    default = config.default_min_cell(data)
-    min_cell = default if min_cell is None else int(min_cell)
-    suffix = (f"-min{min_cell}" if min_cell != default else "") + \
-        ("" if sensitivity else "-nogrid") + config.parameter_suffix(params or {})
-    if config.is_shipped(data) and not suffix:
-        return config.ROOT
-    return config.BUILD_DIR / f"{Path(data).stem}{suffix}"
-
-
-def claim_build_dir(data: Path, out: Path, replace: bool = False) -> None:
-    """Record which extract build folder `out` belongs to; refuse another one's folder.
-
-    Monthly exports are often named alike (`extract.xlsx` in several folders): a build of one
-    must never silently replace the build of another. `replace=True` hands the folder over.
-    """
-    if Path(out).resolve() == config.ROOT.resolve():
-        return
-    owner = work_dir(out) / "extract.json"
-    data = Path(data).resolve()
-    if owner.exists() and not replace:
-        previous = json.loads(owner.read_text()).get("extract")
-        if previous and Path(previous) != data:
-            raise StepError(
-                f"{_relative(out)} holds the build of {previous}; this extract is {data} "
-                "(another file of the same name). Rename one of them, or rebuild the folder "
-                "for this one with `make report REPLACE=1` (`lenstop build --replace`)")
-    owner.parent.mkdir(parents=True, exist_ok=True)
-    _write_json(owner, {"extract": str(data)})
-
-
-def work_dir(out: Path) -> Path:
-    """The build folder's private area (git-ignored): stamps, staging, per-notebook runs."""
-    return Path(out) / ".build"
-
-
-def stage_dir(out: Path) -> Path:
-    """The staging area: the next version of every output, laid out like the build folder."""
-    return work_dir(out) / "stage"
-
-
-def _relative(path: Path) -> str:
-    try:
-        rel = Path(path).resolve().relative_to(config.ROOT.resolve())
-        return str(rel) if str(rel) != "." else "."
-    except ValueError:
-        return str(Path(path).resolve())
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def _write_json(path: Path, data: dict) -> None:
-    from .results import write_atomic
-
-    write_atomic(Path(path), json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
 # ------------------------------------------------------------------ steps
 
 def _stamp_text(data: Path, cohort) -> str:
     """The validation stamp: the extract's name, fingerprint and size (no patient data)."""
-    from .results import dumps, sha256
+    from .results import dumps
 
     mapping = config.mapping_path()
     return dumps({"data_file": Path(data).name, "sha256": sha256(data),
@@ -160,7 +77,7 @@ def write_stamp(data: Path, stamp: Path, cohort) -> bool:
     output), and the notebooks, whose input it is, keep theirs. An extract dated in the
     future (a clock ahead, a copy that kept its date) gives the stamp the same date.
     """
-    from .results import write_atomic
+    from .files import write_atomic
 
     stamp, text = Path(stamp), _stamp_text(data, cohort)
     data_time = Path(data).stat().st_mtime_ns
@@ -250,9 +167,9 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from . import privacy
+    from . import placement
+    from .files import write_atomic
     from .notebooks import SECTION_OF, IPCKernelManager, scrub, stop_handler
-    from .results import write_atomic
     from .study import OUTPUT_ENV
 
     # SIGTERM stops the notebook like Ctrl-C: papermill then shuts its kernel down (and, as a
@@ -262,7 +179,7 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
     out = Path(out).resolve()
     min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
     source = config.NOTEBOOKS_DIR / f"{name}.ipynb"
-    privacy.check_notebooks([source])  # (build() checked them all; a notebook may be edited since)
+    placement.check_notebooks([source])  # (build() checked all; one may be edited since)
     work, stage = work_dir(out), stage_dir(out)
     run, failed = work / "run" / name, work / "failed" / f"{name}.ipynb"
     shutil.rmtree(run, ignore_errors=True)
@@ -279,7 +196,7 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
         params["sheet"] = sheet
     params.update(config.build_parameters())  # the build's analysis parameters, if not the paper's
     os.environ[OUTPUT_ENV] = str(run)  # where open_study() writes: this run's own folder
-    os.environ[privacy.BUILD_DATA_ENV] = str(Path(data).resolve())  # the only extract it opens
+    os.environ[placement.BUILD_DATA_ENV] = str(Path(data).resolve())  # the only extract it opens
     # papermill warns about every parameter line it cannot type-infer (comments with ';'):
     # noise on every build, and nothing it says is acted on
     logging.getLogger("papermill").setLevel(logging.ERROR)
@@ -299,7 +216,7 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
             raise StepError(
                 f"notebook {name}.ipynb failed in cell [{exc.exec_count}]"
                 + (f" ({cell})" if cell else "") + f": {exc.ename}: {exc.evalue}\n"
-                f"  the failed notebook is kept in {_relative(failed)}; nothing was published"
+                f"  the failed notebook is kept in {relative(failed)}; nothing was published"
             ) from None
         nb = merge_streams(scrub(nbformat.read(executed, as_version=4)))
         nbformat.validate(nb)
@@ -309,13 +226,13 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
         products = {}
         for path in sorted(p for p in run.rglob("*") if p.is_file()):
             rel = path.relative_to(run).as_posix()
-            products[rel] = sha256_file(path)
+            products[rel] = sha256(path)
             target = stage / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
         write_atomic(stage / "notebooks" / f"{name}.ipynb", nbformat.writes(nb) + "\n")
         executed.unlink()
-        _write_json(work / "products" / f"{name}.json", {"notebook": name, "files": products})
+        write_json(work / "products" / f"{name}.json", {"notebook": name, "files": products})
 
 
 def merge(stage: Path, min_cell: int | None = None, data: Path | None = None) -> None:
@@ -348,11 +265,6 @@ def write_variables(stage: Path, line_numbers: bool = False) -> None:
                         Path(stage) / "_variables.yml", line_numbers=line_numbers)
 
 
-QUARTO_FILES = ("workflow/pre-render.sh", "_environment")
-"""Written into a private build folder so that `quarto render build/<name>` works there too:
-the pre-render script and a Quarto `_environment` naming the extract and the Python to use."""
-
-
 def stage(stage: Path, data: Path | None = None, min_cell: int | None = None,
           sheet: str | None = None) -> None:
     """Copy the manuscript sources into the staging area (the renderer's project folder).
@@ -362,7 +274,7 @@ def stage(stage: Path, data: Path | None = None, min_cell: int | None = None,
     folder needs (`QUARTO_FILES`), so that folder is a complete Quarto project that rebuilds
     the same extract with the same options.
     """
-    from .results import write_atomic
+    from .files import write_atomic
 
     for name in MANUSCRIPT_SOURCES:
         write_atomic(Path(stage) / name, (config.ROOT / name).read_text(encoding="utf-8"))
@@ -396,7 +308,7 @@ def render(project: Path) -> None:
 
 def _release_locks(out: Path) -> None:
     """Remove Snakemake's locks on this build folder, left by a workflow that was killed."""
-    mine = _relative(work_dir(out)) + "/"
+    mine = relative(work_dir(out)) + "/"
     for lock in (config.ROOT / ".snakemake" / "locks").glob("*.output.lock"):
         if any(line.startswith(mine) or line.startswith(str(work_dir(out).resolve()))
                for line in lock.read_text().splitlines()):
@@ -464,7 +376,7 @@ def _folder_lock(out: Path):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise StepError(f"another build of {_relative(out)} is running") from None
+            raise StepError(f"another build of {relative(out)} is running") from None
         yield
 
 
@@ -488,7 +400,7 @@ def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None
            "--force-use-threads",
            # one line per step (ours); Snakemake's banner and job tables only when asked
            *([] if os.environ.get("LENSTOP_VERBOSE") else ["--quiet", "all"]),
-           "--config", f"data={_relative(data)}", f"out={_relative(out)}", f"until={until}",
+           "--config", f"data={relative(data)}", f"out={relative(out)}", f"until={until}",
            f"min_cell={min_cell}", f"line_numbers={int(bool(line_numbers))}",
            *([f"sheet={sheet}"] if sheet else []),
            *(f"{k}={v}" for k, v in sorted((options or {}).items())),
@@ -508,7 +420,7 @@ def quarto_render(project: Path) -> int:
     manuscript variables (workflow/pre-render.sh), then Quarto renders HTML and PDF."""
     env = dict(os.environ, LENSTOP_PYTHON=sys.executable)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    print(f"quarto is on PATH: running `quarto render {_relative(project)}` (its pre-render "
+    print(f"quarto is on PATH: running `quarto render {relative(project)}` (its pre-render "
           "step runs the workflow)", flush=True)
     return subprocess.run(["quarto", "render"], cwd=project, env=env).returncode
 
@@ -527,7 +439,7 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     (config/config.yaml keys): values other than the paper's run every notebook with them
     (`config.PARAMS_ENV`) into a folder of their own.
     """
-    from . import privacy
+    from . import placement
     from .publish import published_intact
 
     data = Path(data).resolve()
@@ -551,10 +463,10 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     if min_cell < 0:
         raise StepError(f"--min-cell must be 0 (no suppression) or more, not {min_cell}")
     start = time.perf_counter()
-    privacy.check_extract_location(data)
+    placement.check_extract_location(data)
     from .notebooks import NOTEBOOKS
 
-    privacy.check_notebooks(config.NOTEBOOKS_DIR / f"{nb}.ipynb" for nb in NOTEBOOKS)
+    placement.check_notebooks(config.NOTEBOOKS_DIR / f"{nb}.ipynb" for nb in NOTEBOOKS)
     from . import sensitivity as grid_module
 
     grid = Path(grid).resolve() if grid else grid_module.GRID_FILE
@@ -565,7 +477,7 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
             raise StepError(str(exc)) from None
     out = build_dir(data, min_cell, sensitivity, params)
     work = work_dir(out)
-    privacy.check_output_dir(data, out)
+    placement.check_output_dir(data, out)
     intact = published_intact(out)
     # Nothing changed since the last successful build (same extract bytes, options, code,
     # notebooks and sources; published files intact): say so without starting Snakemake.
@@ -576,7 +488,7 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
                                                     grid=grid if sensitivity else None,
                                                     params=params)
     if inputs is not None and uptodate.is_current(work, until, inputs, intact):
-        print(f"{data.name}: nothing changed since the last build of {_relative(out)} "
+        print(f"{data.name}: nothing changed since the last build of {relative(out)} "
               "(extract, options, code, notebooks and sources as then; validated then): "
               f"the {until} is up to date.")
         return 0
@@ -597,8 +509,8 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     write_stamp(data, work / "validated.json", cohort)
     cohort_cache.save(data, work, cohort, warnings, sheet)
     print(f"{data.name}: {len(cohort)} patients, all checks passed; building in "
-          f"{_relative(out)}", flush=True)
-    options = {"sensitivity": int(sensitivity), "grid": _relative(grid)}
+          f"{relative(out)}", flush=True)
+    options = {"sensitivity": int(sensitivity), "grid": relative(grid)}
     try:
         code = _run(data, out, until, min_cell, sheet, start, line_numbers, options, profile)
     finally:
@@ -623,7 +535,7 @@ def _run(data: Path, out: Path, until: str, min_cell: int, sheet: str | None,
     code = snakemake(data, out, until=until, **run)
     if code == 0:
         folder = "the project folder" if out.resolve() == config.ROOT.resolve() else \
-            _relative(out) + "/"
+            relative(out) + "/"
         made = {"variables": "_variables.yml and results/results.json",
                 "sensitivity": ".build/sensitivity/points.json (the grid's points)",
                 }.get(until, "_manuscript/index.html and _manuscript/report.pdf")
@@ -649,8 +561,8 @@ def simulate(replicates: int, first_seed: int = 1, out: Path | None = None,
     out.mkdir(parents=True, exist_ok=True)
     code = snakemake(config.SYNTHETIC_COHORT, config.ROOT, until="simulation",
                      options={"replicates": replicates, "first_seed": first_seed,
-                              "sim_dir": _relative(out)}, profile=profile, lock=out)
+                              "sim_dir": relative(out)}, profile=profile, lock=out)
     if code == 0:
         print(f"simulation: {replicates} replicates in {time.perf_counter() - start:.1f} s: "
-              f"{_relative(out / 'summary.json')}")
+              f"{relative(out / 'summary.json')}")
     return code

@@ -15,14 +15,13 @@ import signal
 from pathlib import Path
 
 from . import config
-from .pipeline import (
+from .files import sha256, write_json
+from .layout import (
     MANUSCRIPT_SOURCES,
     QUARTO_FILES,
     REPORT_FILES,
     StepError,
-    _relative,
-    _write_json,
-    sha256_file,
+    relative,
     stage_dir,
     step,
     work_dir,
@@ -122,15 +121,15 @@ def publish(data: Path, out: Path, until: str = "report", sheet: str | None = No
             for rel in stale:
                 (out / rel).unlink(missing_ok=True)
                 record.pop(rel)
-            record.update({rel: sha256_file(out / rel) for rel in files})
-            _write_json(record_path, {"files": record})
+            record.update({rel: sha256(out / rel) for rel in files})
+            write_json(record_path, {"files": record})
             if stamp:
-                _write_json(Path(stamp), {"until": until, "files": sorted(files)})
+                write_json(Path(stamp), {"until": until, "files": sorted(files)})
         finally:
             for s, handler in held.items():
                 signal.signal(s, handler)
         print(f"  {len(files)} files ({scanned} scanned, no patient-level values), "
-              f"{changed} changed, {len(stale)} removed -> {_relative(out)}")
+              f"{changed} changed, {len(stale)} removed -> {relative(out)}")
 
 
 def published_intact(out: Path) -> bool:
@@ -139,5 +138,5 @@ def published_intact(out: Path) -> bool:
     if not record_path.exists():
         return True
     record = json.loads(record_path.read_text())["files"]
-    return all((Path(out) / rel).is_file() and sha256_file(Path(out) / rel) == digest
+    return all((Path(out) / rel).is_file() and sha256(Path(out) / rel) == digest
                for rel, digest in record.items())

@@ -64,8 +64,8 @@ def report_dir(path: Path) -> Path:
 def write(path: str | Path, problems: list[Problem], warnings: list[str],
           sheet: str | None = None, mapping=None, out: Path | None = None) -> tuple[Path, Path]:
     """Write `report.html` and `report.xlsx` for the extract at `path`; return their paths."""
-    from .privacy import PrivacyError, git_ignored
-    from .results import write_atomic
+    from .files import write_atomic
+    from .placement import PrivacyError, git_ignored
 
     path = Path(path)
     out = Path(out) if out else report_dir(path)

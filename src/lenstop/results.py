@@ -6,25 +6,16 @@ to 6 significant digits so that files are byte-identical across platforms and ru
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
+
+from .files import sha256, write_atomic
 
 SECTIONS = ("cohort", "ti_duration", "cytogenetics", "retreatment", "outcomes", "simulation",
             "sensitivity")
 """One section per notebook, in report order."""
-
-
-def sha256(path: str | Path) -> str:
-    """SHA-256 of a file's bytes (identifies exactly which extract a report was built from)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def clean(value: Any) -> Any:
@@ -47,14 +38,6 @@ def clean(value: Any) -> Any:
 def dumps(data: dict) -> str:
     """Canonical JSON text: sorted keys, two-space indent, trailing newline."""
     return json.dumps(clean(data), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` through a temporary file, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def write_section(results_dir: Path, name: str, data: dict) -> Path:

@@ -221,7 +221,7 @@ def run_grid(cohort: pd.DataFrame, points: Iterable[Point], alpha: float = confi
 
 def write_point(result: Mapping[str, Any], path: str | Path) -> None:
     """One point's result as the workflow stores it (sorted keys: same inputs, same bytes)."""
-    from .results import write_atomic
+    from .files import write_atomic
 
     write_atomic(Path(path), json.dumps(result, indent=1, sort_keys=True,
                                         allow_nan=False) + "\n")
@@ -234,8 +234,8 @@ def run_job(name: str, data: str | Path, out: str | Path, grid: str | Path,
     import os
 
     from . import cohort_cache
-    from .pipeline import step, work_dir
-    from .privacy import BUILD_DATA_ENV
+    from .layout import step, work_dir
+    from .placement import BUILD_DATA_ENV
 
     data = Path(data).resolve()
     os.environ[BUILD_DATA_ENV] = str(data)  # the only extract this job may open

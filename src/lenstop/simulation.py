@@ -497,7 +497,7 @@ def batches(replicates: int = DEFAULT_REPLICATES, first_seed: int = FIRST_SEED,
 
 
 def _write_json(path: Path, data: Any) -> None:
-    from .results import write_atomic
+    from .files import write_atomic
 
     write_atomic(Path(path), json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n")
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from . import cohort_cache, config, figures, results
+from . import cohort_cache, config, figures, files, results
 from .derive import analysis_table, exclusion_counts, included
-from .privacy import BUILD_DATA_ENV, check_build_data, check_output_dir
-from .privacy import PrivacyError as PrivacyError  # raised here; defined with the guard
+from .placement import BUILD_DATA_ENV, check_build_data, check_output_dir
+from .placement import PrivacyError as PrivacyError  # raised here; defined with the guard
 from .suppression import Cells
 from .tables import Table
 
@@ -31,9 +31,9 @@ folder, and the tests must not touch the committed figures."""
 
 
 def default_output_dir(data_path: Path, min_cell: int | None = None) -> Path:
-    """The build folder of `data_path` with this minimum cell size (`pipeline.build_dir`):
+    """The build folder of `data_path` with this minimum cell size (`layout.build_dir`):
     the project for the shipped cohort, `build/<extract stem>[-min<k>]/` for anything else."""
-    from .pipeline import build_dir
+    from .layout import build_dir
 
     return build_dir(data_path, min_cell)
 
@@ -134,5 +134,5 @@ def open_study(data_path: str | Path | None = None, output_dir: str | Path | Non
         analysis=analysis_table(included(cohort), cycles_cutoff=cycles_cutoff,
                                 tb_cutoff=tb_cutoff),
         exclusions=exclusion_counts(cohort),
-        synthetic=config.is_synthetic(data_path), data_sha256=results.sha256(data_path),
+        synthetic=config.is_synthetic(data_path), data_sha256=files.sha256(data_path),
         parameters=params, warnings=warnings)

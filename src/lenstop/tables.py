@@ -224,6 +224,6 @@ class Table:
         """Write the markdown version to `tables_dir/<table_id>.md` (atomically)."""
         from pathlib import Path
 
-        from .results import write_atomic
+        from .files import write_atomic
 
         write_atomic(Path(tables_dir) / f"{self.table_id}.md", self._repr_markdown_() + "\n")

@@ -77,7 +77,7 @@ def is_current(work: Path, until: str, inputs: dict, intact: bool) -> bool:
 
 def record(work: Path, until: str, inputs: dict) -> None:
     """Remember `inputs` as those of this folder's last successful build."""
-    from .results import write_atomic
+    from .files import write_atomic
 
     write_atomic(_record(work, until), json.dumps(inputs, indent=1, sort_keys=True) + "\n")
 
