@@ -136,3 +136,21 @@ def test_real_data_cannot_write_into_tracked_folders(small_text, tmp_path):
         open_study(extract, output_dir=config.FIGURES_DIR / "x")
     study = open_study(extract, output_dir=tmp_path / "out")
     assert not study.synthetic and study.data_label == "registry.csv"
+
+
+def test_notebook_rules_depend_on_the_modules_they_import():
+    """Editing the command line, the renderer or the publish step reruns no notebook; editing
+    a module a notebook reaches (even through a lazy import) reruns it."""
+    from lenstop.notebooks import code_inputs
+
+    package = config.ROOT / "src" / "lenstop"
+    for name in NOTEBOOKS:
+        files = set(code_inputs(name))
+        assert not files & {package / "cli.py", package / "publish.py",
+                            package / "variables.py"}, name
+        assert not any("render" in p.parts for p in files), name
+        assert {package / "study.py", package / "layout.py",  # (study imports it lazily)
+                package / "pipeline.py"} <= files, name
+    assert package / "stats" / "cox.py" in set(code_inputs("02_ti_duration"))
+    assert package / "sensitivity.py" in set(code_inputs("07_sensitivity"))
+    assert package / "sensitivity.py" not in set(code_inputs("01_cohort"))

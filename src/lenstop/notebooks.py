@@ -21,6 +21,84 @@ SECTION_OF = dict(zip(NOTEBOOKS, ("cohort", "ti_duration", "cytogenetics", "retr
                                   "outcomes", "simulation", "sensitivity"), strict=True))
 
 
+RUN_STEP_MODULES = ("pipeline", "notebooks", "layout", "files", "placement", "config")
+"""The modules of the workflow's notebook step itself (lenstop.pipeline.run_notebook): an edit
+there may change every executed notebook. (Their own imports serve the other steps and are
+not followed; what the notebook step uses of them is listed here.)"""
+
+
+def _module_file(package: Path, dotted: str) -> Path | None:
+    """The file of lenstop module `dotted` ('stats.cox', 'stats'), or None if it is not one."""
+    path = package.joinpath(*dotted.split("."))
+    for candidate in (path.with_suffix(".py"), path / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _imports(source: str, module: str) -> set[str]:
+    """The lenstop modules `source` (of lenstop module `module`, '' for a notebook) imports,
+    lazily inside functions too, as dotted names below the package."""
+    import ast
+
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: from the importing module's package
+                parts = module.split(".")[:-node.level] if module else []
+                base = ".".join([*parts, *([node.module] if node.module else [])])
+                names = [base, *(f"{base}.{a.name}".strip(".") for a in node.names)]
+            else:
+                base = node.module or ""
+                names = [base, *(f"{base}.{a.name}" for a in node.names)]
+        else:
+            continue
+        for name in names:
+            if name == "lenstop" or name.startswith("lenstop."):
+                found.add(name.removeprefix("lenstop").lstrip("."))
+            elif isinstance(node, ast.ImportFrom) and node.level:
+                found.add(name)  # relative: already below the package
+    return {n for n in found if n}
+
+
+def code_inputs(name: str) -> list[Path]:
+    """The package files notebook `name` runs, directly or through what they import, and those
+    of the notebook step (`RUN_STEP_MODULES`): its rule's code inputs, so that editing a module
+    no notebook uses (the command line, the renderer) reruns no notebook."""
+    import json
+
+    from .config import NOTEBOOKS_DIR
+
+    package = Path(__file__).resolve().parent
+    nb = json.loads((NOTEBOOKS_DIR / f"{name}.ipynb").read_text(encoding="utf-8"))
+    step = {m: _module_file(package, m) for m in RUN_STEP_MODULES}
+    todo: set[str] = set()
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            todo |= _imports("\n".join(line for line in src.splitlines()
+                                        if not line.lstrip().startswith(("%", "!"))), "")
+    return sorted({*closure(todo), *(p for p in step.values() if p is not None)})
+
+
+def closure(modules: set[str] | list[str]) -> list[Path]:
+    """The files of lenstop `modules` (dotted, below the package) and of everything they
+    import, lazily inside functions too: what a job running them may execute."""
+    package = Path(__file__).resolve().parent
+    todo, seen = set(modules), {}
+    while todo:
+        dotted = todo.pop()
+        path = _module_file(package, dotted)
+        if path is None or dotted in seen:
+            continue
+        seen[dotted] = path
+        own = dotted if path.name != "__init__.py" else f"{dotted}.__init__"
+        todo |= _imports(path.read_text(encoding="utf-8"), own) - set(seen)
+    return sorted(seen.values())
+
+
 STOP_REQUESTED = False
 """Set by `stop_handler` when this process was asked to stop (Ctrl-C, SIGTERM)."""
 
