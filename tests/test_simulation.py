@@ -164,7 +164,7 @@ def test_summary_goes_into_results_json(small_run):
 
 def test_batches_cover_every_seed_once():
     assert simulation.batches(45, 3, 20) == [(3, 22), (23, 42), (43, 47)]
-    assert simulation.batches(200) == [(s, s + 19) for s in range(1, 201, 20)]
+    assert simulation.batches(200) == [(s, s + 49) for s in range(1, 201, 50)]
 
 
 def test_jobs_give_the_same_summary_however_the_seeds_are_split(tmp_path):

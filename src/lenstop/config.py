@@ -22,6 +22,9 @@ DAYS_PER_MONTH = 30.4375
 ANALYSIS_FILE = ROOT / "config" / "config.yaml"
 """The analysis defaults (the published definitions), one reviewed file."""
 
+SENSITIVITY_GRID = ROOT / "config" / "sensitivity.yaml"
+"""The reviewed sensitivity grid every build runs (unless SENSITIVITY=0; lenstop.sensitivity)."""
+
 PARAMS_ENV = "LENSTOP_PARAMS"
 """The running build's analysis parameters that differ from `ANALYSIS` (JSON): `lenstop build
 --param` sets it for every step and notebook."""

@@ -467,14 +467,7 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
     from .notebooks import NOTEBOOKS
 
     placement.check_notebooks(config.NOTEBOOKS_DIR / f"{nb}.ipynb" for nb in NOTEBOOKS)
-    from . import sensitivity as grid_module
-
-    grid = Path(grid).resolve() if grid else grid_module.GRID_FILE
-    if sensitivity:
-        try:
-            grid_module.load_grid(grid)  # a bad grid stops here, with every problem named
-        except grid_module.GridError as exc:
-            raise StepError(str(exc)) from None
+    grid = Path(grid).resolve() if grid else config.SENSITIVITY_GRID
     out = build_dir(data, min_cell, sensitivity, params)
     work = work_dir(out)
     placement.check_output_dir(data, out)
@@ -492,6 +485,13 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
               "(extract, options, code, notebooks and sources as then; validated then): "
               f"the {until} is up to date.")
         return 0
+    if sensitivity:  # (checked only when there is work: the import costs seconds)
+        from . import sensitivity as grid_module
+
+        try:
+            grid_module.load_grid(grid)  # a bad grid stops here, with every problem named
+        except grid_module.GridError as exc:
+            raise StepError(str(exc)) from None
     # Validate here, before any workflow starts: a bad extract stops with every problem on
     # the terminal (DataError, exit 2) and no log file ever sees a row-level value.
     from . import cohort_cache  # (pandas and pandera: imported only when there is work)

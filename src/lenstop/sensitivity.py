@@ -35,7 +35,7 @@ from .stats import (
 )
 from .suppression import Cells, km_stop
 
-GRID_FILE = config.ROOT / "config" / "sensitivity.yaml"
+GRID_FILE = config.SENSITIVITY_GRID
 """The reviewed grid every build runs (unless SENSITIVITY=0)."""
 
 TERMS = ("ltb", "cycles_ge_cutoff", "age_per10", "hb")

@@ -455,9 +455,10 @@ def run(seeds: Iterable[int] | None = None, n: int = synthetic.TARGETS.n,
 
 # --- as workflow jobs ---------------------------------------------------------------------
 
-BATCH_SIZE = 20
-"""Seeds per workflow job (rule `simulate_batch`): one job pays one interpreter start and the
-imports (about 2 s) for 20 replicates (about 1.6 s)."""
+BATCH_SIZE = 50
+"""Seeds per workflow job (rule `simulate_batch`): each job pays an interpreter start and the
+imports (2-7 s, measured by the benchmark) before its replicates (0.07-0.2 s each), so 200
+replicates are 4 jobs (two at a time on two cores) and 2,000 are 40 (for a cluster)."""
 
 CODE = ("simulation.py", "synthetic.py", "derive.py", "config.py", "stats")
 """The package files a replicate's numbers depend on (the workflow's inputs of its jobs)."""
