@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from lenstop import cli, config, layout, variables
+from lenstop import cli, config, layout, pipeline, variables
 from lenstop.notebooks import NOTEBOOKS
 
 
@@ -73,3 +73,10 @@ def test_first_page_says_when_parameters_are_not_the_papers():
     assert variables.departures(dict(config.ANALYSIS, min_cell=0)) == ""
     text = variables.departures(dict(config.ANALYSIS, cycles_cutoff=6))
     assert "cycles_cutoff = 6 (published 12)" in text
+
+
+def test_a_profile_is_a_folder_or_a_name_under_workflow_profiles(tmp_path):
+    assert pipeline.profile_dir("slurm") == config.ROOT / "workflow" / "profiles" / "slurm"
+    assert pipeline.profile_dir(tmp_path) == tmp_path.resolve()
+    with pytest.raises(pipeline.StepError, match="no Snakemake profile nosuch"):
+        pipeline.profile_dir("nosuch")

@@ -388,6 +388,7 @@ def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None
     'sensitivity' or 'simulation'); `options` are more --config values, `profile` a Snakemake
     profile (e.g. workflow/profiles/slurm), `lock` the folder to hold (default `out`)."""
     min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
+    profile = profile_dir(profile) if profile else None
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     # the report's date: the commit time (config.source_date_epoch), for every step
@@ -407,6 +408,19 @@ def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None
            *(["--profile", str(Path(profile).resolve())] if profile else []), *(extra or [])]
     with _folder_lock(lock or out):
         return _run_workflow(cmd, env, out)
+
+
+def profile_dir(profile: str | Path) -> Path:
+    """A Snakemake profile folder: a path, or the name of one under workflow/profiles/
+    (`PROFILE=slurm`); StepError when neither exists."""
+    path = Path(profile)
+    if path.is_dir():
+        return path.resolve()
+    named = config.ROOT / "workflow" / "profiles" / str(profile)
+    if named.is_dir():
+        return named
+    raise StepError(f"no Snakemake profile {profile}: give a folder holding config.yaml, or "
+                    "the name of one in workflow/profiles/ (e.g. PROFILE=slurm)")
 
 
 def use_quarto() -> bool:
@@ -468,6 +482,7 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
 
     placement.check_notebooks(config.NOTEBOOKS_DIR / f"{nb}.ipynb" for nb in NOTEBOOKS)
     grid = Path(grid).resolve() if grid else config.SENSITIVITY_GRID
+    profile = profile_dir(profile) if profile else None  # (a wrong name stops here)
     out = build_dir(data, min_cell, sensitivity, params)
     work = work_dir(out)
     placement.check_output_dir(data, out)
@@ -557,6 +572,7 @@ def simulate(replicates: int, first_seed: int = 1, out: Path | None = None,
     if replicates < 2 or first_seed < 1:
         raise StepError("the simulation needs at least 2 replicates and seeds from 1")
     out = Path(out).resolve() if out else simulation.results_dir(replicates, first_seed)
+    profile = profile_dir(profile) if profile else None
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     code = snakemake(config.SYNTHETIC_COHORT, config.ROOT, until="simulation",
