@@ -132,15 +132,11 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _job(args: argparse.Namespace) -> int:
-    """The grid's and the simulation's workflow jobs (one point, one batch of seeds)."""
+    """The workflow jobs of the grid and the simulation run as commands (the grid's points
+    run inside Snakemake: rule `sensitivity_point`)."""
     from .layout import step
 
-    if args.command == "sensitivity-point":
-        from . import sensitivity
-
-        sensitivity.run_job(args.name, args.data, args.out, args.grid, args.output,
-                            args.min_cell, args.sheet)
-    elif args.command == "sensitivity-gather":
+    if args.command == "sensitivity-gather":
         from . import sensitivity
 
         points = sensitivity.gather(args.files, sensitivity.load_grid(args.grid))
@@ -286,15 +282,6 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--sensitivity", metavar="POINTS",
                    help="the gathered grid points for notebook 07, or 'skip'")
     r.set_defaults(func=_step)
-    j = sub.add_parser("sensitivity-point", help="workflow job: one point of the grid")
-    j.add_argument("name")
-    j.add_argument("--data", required=True)
-    j.add_argument("--out", required=True, help="the build folder")
-    j.add_argument("--grid", required=True)
-    j.add_argument("--output", required=True)
-    j.add_argument("--min-cell", type=int, default=0)
-    j.add_argument("--sheet")
-    j.set_defaults(func=_job)
     j = sub.add_parser("sensitivity-gather", help="workflow step: the grid's points, in order")
     j.add_argument("files", nargs="+")
     j.add_argument("--grid", required=True)
@@ -349,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         from .layout import StepError
         from .placement import PrivacyError
         from .render import RenderError
-        from .sensitivity import GridError
+        from .sensitivity_grid import GridError
 
         if isinstance(exc, StepError | RenderError | PrivacyError | GridError):
             print(f"error: {exc}", file=sys.stderr)

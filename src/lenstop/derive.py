@@ -56,7 +56,7 @@ class Exclusion:
     applies: Callable[[pd.DataFrame], pd.Series]
 
 
-def _ti_before_stop_days(cohort: pd.DataFrame) -> pd.Series:
+def ti_days_before_stop(cohort: pd.DataFrame) -> pd.Series:
     """Days from the start of the transfusion-free interval to LEN discontinuation."""
     return (cohort["len_stop_date"] - cohort["ti_start_date"]).dt.days
 
@@ -67,7 +67,7 @@ EXCLUSIONS: dict[str, Exclusion] = {e.key: e for e in (
               "transfusion-free interval began (len_stop_date - ti_start_date < "
               f"{MIN_TI_DAYS} days), so the patient was not in RBC-TI by IWG 2006/2018 at "
               "discontinuation",
-              lambda c: (_ti_before_stop_days(c) < MIN_TI_DAYS).fillna(False).astype(bool)),
+              lambda c: (ti_days_before_stop(c) < MIN_TI_DAYS).fillna(False).astype(bool)),
 )}
 """Every exclusion, in the order the flow figure applies them (a patient is counted under the
 first that applies). Day-unknown dates (`<column>_imputed`) are used as read, on the 15th."""
@@ -221,7 +221,7 @@ def analysis_table(cohort: pd.DataFrame, cycles_cutoff: float = CYCLES_CUTOFF,
     d["regained_iwg"] = _flag(has_regain & (regained_days >= MIN_TI_DAYS), known=retreated)
     d["regained_short"] = _flag(has_regain & (regained_days < MIN_TI_DAYS), known=retreated)
 
-    d["ti_before_stop_days"] = _ti_before_stop_days(d).astype("Int64")
+    d["ti_before_stop_days"] = ti_days_before_stop(d).astype("Int64")
     flags = eligibility(d)
     d["eligible"] = _flag(flags["eligible"])
     d["excluded_for"] = flags["excluded_for"]

@@ -26,6 +26,8 @@ def write_atomic(path: str | Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_json(path: str | Path, data, indent: int = 2) -> None:
-    """`data` as sorted, indented JSON with a final newline, written atomically."""
-    write_atomic(Path(path), json.dumps(data, indent=indent, sort_keys=True) + "\n")
+def write_json(path: str | Path, data, indent: int = 2, allow_nan: bool = True) -> None:
+    """`data` as sorted, indented JSON with a final newline, written atomically
+    (`allow_nan=False`: a NaN or infinity is an error, not invalid JSON in the file)."""
+    write_atomic(Path(path), json.dumps(data, indent=indent, sort_keys=True,
+                                        allow_nan=allow_nan) + "\n")

@@ -501,7 +501,7 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
               f"the {until} is up to date.")
         return 0
     if sensitivity:  # (checked only when there is work: the import costs seconds)
-        from . import sensitivity as grid_module
+        from . import sensitivity_grid as grid_module
 
         try:
             grid_module.load_grid(grid)  # a bad grid stops here, with every problem named

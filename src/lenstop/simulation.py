@@ -45,21 +45,22 @@ import numpy as np
 import pandas as pd
 
 from . import synthetic
-from .config import ALPHA, BUILD_DIR, DAYS_PER_MONTH, SYNTHETIC_SEED
+from .config import ALPHA, DAYS_PER_MONTH, SYNTHETIC_SEED
 from .derive import analysis_table
+from .files import write_json
+from .simulation_plan import (
+    BATCH_SIZE,
+    DEFAULT_REPLICATES,
+    FIRST_SEED,
+    batches,
+    code_files,
+    results_dir,
+)
 from .stats import ModelNotEstimable, cox_fit, km_summary
 
 TERMS = ("ltb", "cycles_ge_cutoff", "age_per10", "hb")
 """The four published factors of the multivariable model, as `derive.analysis_table` names
 them (the same names as `synthetic.LOG_HR`)."""
-
-DEFAULT_REPLICATES = 200
-"""Replicates a build runs: 0.07-0.09 s each on one core here (about 15-20 s for 200, plus
-about 5 s for `planted_values`). `run(range(1, 2001))` is the full study."""
-
-FIRST_SEED = 1
-"""Seeds of the default study are FIRST_SEED, FIRST_SEED + 1, ... (disjoint from the shipped
-cohort's seed search, which starts at `config.SYNTHETIC_SEED`)."""
 
 PLANTED_MEDIAN_DRAW = 1_000_000
 """Patients drawn (covariates, censoring) to integrate the planted median and the KM limit."""
@@ -455,25 +456,6 @@ def run(seeds: Iterable[int] | None = None, n: int = synthetic.TARGETS.n,
 
 # --- as workflow jobs ---------------------------------------------------------------------
 
-BATCH_SIZE = 50
-"""Seeds per workflow job (rule `simulate_batch`): each job pays an interpreter start and the
-imports (2-7 s, measured by the benchmark) before its replicates (0.07-0.2 s each), so 200
-replicates are 4 jobs (two at a time on two cores) and 2,000 are 40 (for a cluster)."""
-
-CODE = ("simulation.py", "synthetic.py", "derive.py", "config.py", "stats")
-"""The package files a replicate's numbers depend on (the workflow's inputs of its jobs)."""
-
-
-def code_files() -> list[Path]:
-    """The files of `CODE`, sorted (stats/ expanded)."""
-    here = Path(__file__).resolve().parent
-    files = []
-    for name in CODE:
-        path = here / name
-        files += sorted(path.glob("*.py")) if path.is_dir() else [path]
-    return files
-
-
 def code_sha256() -> str:
     """One hash of `code_files()`: a stored summary is current only for the code that made
     it (a notebook run by hand recomputes rather than show a stale one)."""
@@ -483,29 +465,18 @@ def code_sha256() -> str:
     return digest.hexdigest()
 
 
-def results_dir(replicates: int = DEFAULT_REPLICATES, first_seed: int = FIRST_SEED) -> Path:
-    """Where the workflow keeps a study of `replicates` seeds from `first_seed` (git-ignored,
-    shared by every build of the project: it does not depend on any extract)."""
-    name = f"R{replicates}" + ("" if first_seed == FIRST_SEED else f"-from{first_seed}")
-    return BUILD_DIR / "simulation" / name
-
-
-def batches(replicates: int = DEFAULT_REPLICATES, first_seed: int = FIRST_SEED,
-            size: int = BATCH_SIZE) -> list[tuple[int, int]]:
-    """The (first, last) seeds of each job, last included."""
-    stop = first_seed + replicates
-    return [(s, min(s + size, stop) - 1) for s in range(first_seed, stop, size)]
-
-
-def _write_json(path: Path, data: Any) -> None:
-    from .files import write_atomic
-
-    write_atomic(Path(path), json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n")
-
-
 def write_batch(first: int, last: int, path: str | Path, alpha: float = ALPHA) -> None:
     """Run the replicates of seeds first..last (one workflow job) into `path`."""
-    _write_json(Path(path), [replicate(s, alpha=alpha) for s in range(first, last + 1)])
+    write_json(path, [replicate(s, alpha=alpha) for s in range(first, last + 1)], indent=1,
+               allow_nan=False)
+
+
+def _summary(reps: list[dict[str, Any]], alpha: float) -> dict[str, Any]:
+    """`summarise` against the planted values, with the planted model and the code's hash:
+    what summary.json holds."""
+    return {**summarise(reps, planted_values(), alpha),
+            "model": {**asdict(PLANTED), "log_hr": dict(synthetic.LOG_HR)},
+            "code_sha256": code_sha256()}
 
 
 def write_summary(batch_files: Iterable[str | Path], out: str | Path,
@@ -513,12 +484,11 @@ def write_summary(batch_files: Iterable[str | Path], out: str | Path,
     """Summarise the batches into `out`/summary.json (`run`'s result plus the code hash)
     and `out`/replicates.json (every replicate, by seed); return the summary."""
     reps = [r for path in batch_files for r in json.loads(Path(path).read_text())]
-    summary = {**summarise(reps, planted_values(), alpha),
-               "model": {**asdict(PLANTED), "log_hr": dict(synthetic.LOG_HR)},
-               "code_sha256": code_sha256()}
+    summary = _summary(reps, alpha)
     out = Path(out)
-    _write_json(out / "replicates.json", sorted(reps, key=lambda r: r["seed"]))
-    _write_json(out / "summary.json", summary)
+    write_json(out / "replicates.json", sorted(reps, key=lambda r: r["seed"]), indent=1,
+               allow_nan=False)
+    write_json(out / "summary.json", summary, indent=1, allow_nan=False)
     return summary
 
 
@@ -536,9 +506,7 @@ def load(replicates: int = DEFAULT_REPLICATES, first_seed: int = FIRST_SEED,
               "seeds": [first_seed, first_seed + replicates - 1]}
     if summary is None or {k: summary.get(k) for k in wanted} != wanted:
         reps = [replicate(s, alpha=alpha) for s in range(first_seed, first_seed + replicates)]
-        summary = {**summarise(reps, planted_values(), alpha),
-                   "model": {**asdict(PLANTED), "log_hr": dict(synthetic.LOG_HR)},
-                   "code_sha256": code_sha256()}
+        summary = _summary(reps, alpha)
     return summary, reps
 
 
