@@ -321,7 +321,7 @@ class Tree:
 
 
 INTROSPECT = """
-import json, lenstop, lenstop.config as c, lenstop.notebooks as n
+import json, lenstop, lenstop.config as c, lenstop.workflow.notebooks as n
 print(json.dumps({"package": lenstop.__file__, "notebooks": list(n.NOTEBOOKS),
                   "sources": list(c.MANUSCRIPT_SOURCES)}))
 """
@@ -351,7 +351,7 @@ def make_tree(base: Path, how: str) -> Tree:
     ]
     if missing:
         raise SystemExit(
-            f"lenstop.notebooks.NOTEBOOKS names {', '.join(missing)}, "
+            f"lenstop.workflow.notebooks.NOTEBOOKS names {', '.join(missing)}, "
             "which notebooks/ does not have"
         )
     log(
@@ -609,7 +609,7 @@ def edit_notebook(path: Path, i: int) -> None:
 PEER_RENDER = """
 import sys
 from pathlib import Path
-from lenstop import pipeline
+from lenstop.workflow import pipeline
 folder = Path(sys.argv[1])
 pipeline.merge(folder)
 pipeline.write_variables(folder)
@@ -799,7 +799,7 @@ def bench_peer(tree: Tree, runs: int, report: Report) -> Peer:
             command="cd notebooks; for nb in "
             + " ".join(f"{nb}.ipynb" for nb in tree.info["notebooks"])
             + "; do papermill $nb ../build/scratch/notebooks/$nb; done; then "
-            "one python: lenstop.pipeline merge, write_variables, render of build/scratch",
+            "one python: lenstop.workflow.pipeline merge, write_variables, render of build/scratch",
         )
     )
     report.figures.update(peer=median(walls), peer_render=render)

@@ -57,7 +57,7 @@ class Build:
 def source_fingerprint() -> dict[str, str]:
     """Hashes of what a build reads besides the extract: code, manuscript sources, notebook
     sources (cells without outputs) and the git commit (the report quotes it)."""
-    from lenstop.publish import _notebook_signature
+    from lenstop.workflow.publish import _notebook_signature
 
     files = [*config.ROOT.glob("src/lenstop/**/*.py"), *config.ROOT.glob("*.qmd"),
              *(config.ROOT / name for name in ("_quarto.yml", "references.bib",

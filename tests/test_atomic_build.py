@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from lenstop import config, files, results
-from lenstop.pipeline import FAULT_ENV
-from lenstop.publish import _copy_atomic, _notebook_signature
+from lenstop import config, files
+from lenstop.manuscript import results
+from lenstop.workflow.pipeline import FAULT_ENV
+from lenstop.workflow.publish import _copy_atomic, _notebook_signature
 
 from ._builds import (
     changed_extract,

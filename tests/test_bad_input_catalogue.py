@@ -30,8 +30,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from lenstop import config, results
-from lenstop.schema import COLUMNS, RULES
+from lenstop import config
+from lenstop.ingest.schema import COLUMNS, RULES
+from lenstop.manuscript import results
 
 from ._builds import HB_BLANKED, NAME, changed_build
 from .conftest import write_csv

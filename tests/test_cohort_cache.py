@@ -12,8 +12,12 @@ import time
 import pandas as pd
 import pytest
 
-from lenstop import cohort_cache, config, layout, pipeline, placement, study, validate
-from lenstop.validate import load_cohort
+from lenstop import config
+from lenstop.cohort import cache, study
+from lenstop.disclosure import placement
+from lenstop.ingest import validate
+from lenstop.ingest.validate import load_cohort
+from lenstop.workflow import layout, pipeline
 
 from ._builds import first_build
 from .conftest import write_csv
@@ -57,27 +61,27 @@ def test_round_trip_is_exact(shipped_text, tmp_path, work):
     for kind in kinds - {"bool"}:  # each kind holds blanks: the nullable types are exercised
         assert cohort.select_dtypes(kind).isna().any().any(), kind
     assert warnings and "ignoring 1 column" in warnings[0]
-    cohort_cache.save(path, work, cohort, warnings)
-    loaded, loaded_warnings = cohort_cache.load(path, work)
+    cache.save(path, work, cohort, warnings)
+    loaded, loaded_warnings = cache.load(path, work)
     pd.testing.assert_frame_equal(loaded, cohort, check_dtype=True, check_exact=True)
     assert loaded_warnings == warnings
-    assert list(work.iterdir()) == [work / cohort_cache.FILE]  # no temporary file left
+    assert list(work.iterdir()) == [work / cache.FILE]  # no temporary file left
 
 
 def test_only_the_same_bytes_and_name_hit(extract, work, tmp_path):
-    cohort_cache.save(extract, work, *load_cohort(extract))
+    cache.save(extract, work, *load_cohort(extract))
     same = tmp_path / "copy" / extract.name
     same.parent.mkdir()
     shutil.copyfile(extract, same)
-    assert cohort_cache.load(same, work) is not None  # same bytes, same name: a hit
+    assert cache.load(same, work) is not None  # same bytes, same name: a hit
     data = bytearray(extract.read_bytes())
     at = data.index(b"SYN-0001") + 7
     data[at] = ord("9")  # one byte changed
     same.write_bytes(bytes(data))
-    assert cohort_cache.load(same, work) is None
+    assert cache.load(same, work) is None
     renamed = tmp_path / "renamed.csv"  # warnings name the file: another name misses too
     shutil.copyfile(extract, renamed)
-    assert cohort_cache.load(renamed, work) is None
+    assert cache.load(renamed, work) is None
 
 
 def test_another_sheet_misses(small_text, tmp_path, work):
@@ -85,72 +89,72 @@ def test_another_sheet_misses(small_text, tmp_path, work):
     with pd.ExcelWriter(path) as xl:
         small_text.to_excel(xl, sheet_name="site A", index=False)
         small_text.to_excel(xl, sheet_name="site B", index=False)
-    cohort_cache.save(path, work, *load_cohort(path, sheet="site B"), sheet="site B")
-    assert cohort_cache.load(path, work, sheet="site B") is not None
-    assert cohort_cache.load(path, work, sheet="site A") is None
-    assert cohort_cache.load(path, work) is None
+    cache.save(path, work, *load_cohort(path, sheet="site B"), sheet="site B")
+    assert cache.load(path, work, sheet="site B") is not None
+    assert cache.load(path, work, sheet="site A") is None
+    assert cache.load(path, work) is None
 
 
 def test_a_change_of_the_validation_code_misses(extract, work, tmp_path, monkeypatch):
     copies = []
-    for source in cohort_cache.CODE:
+    for source in cache.CODE:
         copies.append(tmp_path / source.name)
         shutil.copyfile(source, copies[-1])
-    assert cohort_cache.fingerprint(tuple(copies)) == cohort_cache.fingerprint()
+    assert cache.fingerprint(tuple(copies)) == cache.fingerprint()
     schema = tmp_path / "schema.py"
     schema.write_text(schema.read_text().replace("high=105", "high=106"))
-    assert cohort_cache.fingerprint(tuple(copies)) != cohort_cache.fingerprint()
+    assert cache.fingerprint(tuple(copies)) != cache.fingerprint()
 
-    cohort_cache.save(extract, work, *load_cohort(extract))
-    assert cohort_cache.load(extract, work) is not None
-    monkeypatch.setattr(cohort_cache, "fingerprint", lambda: "another schema")
-    assert cohort_cache.load(extract, work) is None
+    cache.save(extract, work, *load_cohort(extract))
+    assert cache.load(extract, work) is not None
+    monkeypatch.setattr(cache, "fingerprint", lambda: "another schema")
+    assert cache.load(extract, work) is None
 
 
 def test_unreadable_entry_is_a_miss(extract, work, validations):
     work.mkdir(parents=True)
-    (work / cohort_cache.FILE).write_bytes(b"PAR1 not a parquet file")
-    assert cohort_cache.load(extract, work) is None
-    cohort, _ = cohort_cache.load_or_validate(extract, work)
+    (work / cache.FILE).write_bytes(b"PAR1 not a parquet file")
+    assert cache.load(extract, work) is None
+    cohort, _ = cache.load_or_validate(extract, work)
     assert len(cohort) == 118 and len(validations) == 1
 
 
 def test_written_only_in_a_git_ignored_build_folder(extract, tmp_path, monkeypatch):
     cohort, warnings = load_cohort(extract)
     with pytest.raises(placement.PrivacyError, match="git-ignored"):
-        cohort_cache.save(extract, tmp_path / "cache", cohort, warnings)
+        cache.save(extract, tmp_path / "cache", cohort, warnings)
     assert not (tmp_path / "cache").exists()
     for out in (config.ROOT, config.BUILD_DIR / "any-extract"):  # where builds keep it
-        if placement.git_ignored(layout.work_dir(out) / cohort_cache.FILE) is None:
+        if placement.git_ignored(layout.work_dir(out) / cache.FILE) is None:
             pytest.skip("git cannot tell what it ignores here (no git or no checkout)")
-        assert placement.git_ignored(layout.work_dir(out) / cohort_cache.FILE) is True
+        assert placement.git_ignored(layout.work_dir(out) / cache.FILE) is True
     monkeypatch.setattr(placement, "git_ignored", lambda path: False)
     with pytest.raises(placement.PrivacyError):
-        cohort_cache.save(extract, tmp_path / ".build", cohort, warnings)
-    assert not (tmp_path / ".build" / cohort_cache.FILE).exists()
+        cache.save(extract, tmp_path / ".build", cohort, warnings)
+    assert not (tmp_path / ".build" / cache.FILE).exists()
 
 
 def test_a_notebook_finds_the_cache_of_its_build(tmp_path):
     out = tmp_path / "build" / "x"
     run = layout.work_dir(out) / "run" / "01_cohort"  # where a build runs the notebook
-    assert cohort_cache.work_of(run) == layout.work_dir(out)
-    assert cohort_cache.work_of(out) == layout.work_dir(out)  # run by hand (JupyterLab)
+    assert cache.work_of(run) == layout.work_dir(out)
+    assert cache.work_of(out) == layout.work_dir(out)  # run by hand (JupyterLab)
 
 
 def test_load_or_validate_validates_only_without_an_entry(extract, work, validations):
-    cohort, warnings = cohort_cache.load_or_validate(extract, work / "run" / "01_cohort")
+    cohort, warnings = cache.load_or_validate(extract, work / "run" / "01_cohort")
     assert len(validations) == 1  # no entry yet: validated
-    cohort_cache.save(extract, work, cohort, warnings)
-    cached, _ = cohort_cache.load_or_validate(extract, work / "run" / "01_cohort")
+    cache.save(extract, work, cohort, warnings)
+    cached, _ = cache.load_or_validate(extract, work / "run" / "01_cohort")
     assert len(validations) == 1  # served from the cache
     pd.testing.assert_frame_equal(cached, cohort)
-    cohort_cache.load_or_validate(extract, None)
+    cache.load_or_validate(extract, None)
     assert len(validations) == 2
 
 
 def test_open_study_uses_the_cache(extract, work, validations):
     cohort, warnings = load_cohort(extract)
-    cohort_cache.save(extract, work, cohort, warnings)
+    cache.save(extract, work, cohort, warnings)
     validations.clear()
     s = study.open_study(extract, work / "run" / "01_cohort")
     assert validations == []
@@ -197,7 +201,7 @@ def test_build_validates_once_and_the_workflow_does_not_again(tmp_path, validati
 
     def dry_run(data, out, **kw):
         work = layout.work_dir(out)
-        seen["cohort"] = cohort_cache.load_or_validate(data, work / "run" / "01_cohort")[0]
+        seen["cohort"] = cache.load_or_validate(data, work / "run" / "01_cohort")[0]
         seen["validations"] = len(validations)
         capfd.readouterr()
         code = real_snakemake(data, out, **kw, extra=["--dry-run"])
@@ -217,7 +221,7 @@ def test_build_validates_once_and_the_workflow_does_not_again(tmp_path, validati
         assert len(seen["cohort"]) == 118
         assert "notebook" in seen["plan"] and "validate" not in seen["plan"]
         assert "validate" in seen["plan without stamp"]
-        assert not (layout.work_dir(out) / cohort_cache.FILE).exists()  # removed at the end
+        assert not (layout.work_dir(out) / cache.FILE).exists()  # removed at the end
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -229,4 +233,4 @@ def test_a_real_build_validates_once_and_keeps_no_cohort(request):
     assert console.count("all checks passed") == 1  # build()'s check; the rule would add one
     assert "Rule: validate" not in console and "notebook" in _jobs(console)
     assert (layout.work_dir(build.out) / "validated.json").is_file()
-    assert not (layout.work_dir(build.out) / cohort_cache.FILE).exists()
+    assert not (layout.work_dir(build.out) / cache.FILE).exists()

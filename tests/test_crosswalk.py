@@ -14,17 +14,17 @@ import pytest
 
 from lenstop import config
 from lenstop.cli import main
-from lenstop.crosswalk import (
+from lenstop.ingest.crosswalk import (
     EXAMPLE,
     Crosswalk,
     draft_crosswalk,
     load_crosswalk,
     parse_crosswalk,
 )
-from lenstop.io import read_raw
-from lenstop.problems import DataError
-from lenstop.schema import COLUMN_BY_NAME
-from lenstop.validate import load_cohort, month_format
+from lenstop.ingest.problems import DataError
+from lenstop.ingest.readers import read_raw
+from lenstop.ingest.schema import COLUMN_BY_NAME
+from lenstop.ingest.validate import load_cohort, month_format
 
 from .conftest import TODAY, write_csv
 
@@ -255,7 +255,7 @@ def test_draft_uses_variable_labels(small_text, tmp_path):
 
 
 def test_the_worked_example_reads_as_documented():
-    from lenstop.dictionary import example_reading
+    from lenstop.ingest.dictionary import example_reading
 
     frame = example_reading()
     assert frame.to_dict("records") == [

@@ -9,9 +9,10 @@ import shutil
 
 import pytest
 
-from lenstop import config, files, results
-from lenstop.crosswalk import EXAMPLE, load_crosswalk
-from lenstop.layout import build_dir
+from lenstop import config, files
+from lenstop.ingest.crosswalk import EXAMPLE, load_crosswalk
+from lenstop.manuscript import results
+from lenstop.workflow.layout import build_dir
 
 from ._builds import lenstop
 from .test_crosswalk import registry_export

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lenstop.derive import (
+from lenstop.cohort.derive import (
     CR_CENSORED,
     CR_DIED,
     CR_EVENT,
@@ -23,7 +23,7 @@ from lenstop.derive import (
     merge_sparse,
     retreatment_response,
 )
-from lenstop.validate import load_cohort
+from lenstop.ingest.validate import load_cohort
 
 from .conftest import TODAY, write_csv
 

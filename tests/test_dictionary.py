@@ -1,7 +1,7 @@
 """The data dictionary in data/README.md is the one the code validates against."""
 
 from lenstop import config
-from lenstop.dictionary import (
+from lenstop.ingest.dictionary import (
     CROSSWALK_BEGIN,
     CROSSWALK_END,
     between_markers,
@@ -9,7 +9,7 @@ from lenstop.dictionary import (
     markdown_table,
     update_readme,
 )
-from lenstop.schema import COLUMNS, REQUIRED_COLUMNS, RULES
+from lenstop.ingest.schema import COLUMNS, REQUIRED_COLUMNS, RULES
 
 ISSUE_COLUMNS = (
     "patient_id centre sex age_at_len_stop ipssr karyotype tb_units_8wk_pre_len len_start_date "
@@ -47,7 +47,7 @@ def test_every_rule_names_known_columns():
 
 def test_registry_columns_are_optional_and_documented():
     """Issue 14's data model: optional columns, so that existing extracts stay valid."""
-    from lenstop.schema import COLUMN_BY_NAME, DMT_TYPES, IMPUTED_FLAGS, RESTART_REASONS
+    from lenstop.ingest.schema import COLUMN_BY_NAME, DMT_TYPES, IMPUTED_FLAGS, RESTART_REASONS
 
     text = (config.DATA_DIR / "README.md").read_text(encoding="utf-8")
     for name, allowed in (("retreat_without_loss_reason", RESTART_REASONS),

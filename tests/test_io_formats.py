@@ -6,8 +6,8 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from lenstop.schema import DATE_COLUMNS
-from lenstop.validate import load_cohort
+from lenstop.ingest.schema import DATE_COLUMNS
+from lenstop.ingest.validate import load_cohort
 
 from .conftest import TODAY, write_csv
 

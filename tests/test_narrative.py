@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from lenstop import config, results, variables
+from lenstop import config
+from lenstop.manuscript import results, variables
 
 CLINICAL_CLAIMS = re.compile(
     r"leaves many of them transfusion independent|a treatment pause is safest|planned "

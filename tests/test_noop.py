@@ -1,6 +1,6 @@
 """The no-op fast path: a build whose inputs equal its last successful build's does nothing.
 
-`lenstop.uptodate.fingerprint` must change with anything a build reads (else a real change
+`lenstop.workflow.uptodate.fingerprint` must change with anything a build reads (else a real change
 would be skipped) and must not change when only what a build writes changes (else every
 build would run Snakemake).
 """
@@ -12,7 +12,8 @@ import shutil
 
 import pytest
 
-from lenstop import config, uptodate
+from lenstop import config
+from lenstop.workflow import uptodate
 
 
 @pytest.fixture

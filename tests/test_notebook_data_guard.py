@@ -18,9 +18,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from lenstop import config, files, placement, results
-from lenstop.notebooks import NOTEBOOKS
-from lenstop.placement import PrivacyError
+from lenstop import config, files
+from lenstop.disclosure import placement
+from lenstop.disclosure.placement import PrivacyError
+from lenstop.manuscript import results
+from lenstop.workflow.notebooks import NOTEBOOKS
 
 
 def _notebook(path: Path, *cells: str, parameters: str = "data_path = None\nsheet = None"):
@@ -64,7 +66,7 @@ def test_none_and_the_build_parameters_themselves_are_allowed(tmp_path):
 
 
 def test_inside_a_build_no_other_extract_can_be_opened(monkeypatch, tmp_path):
-    from lenstop.study import open_study
+    from lenstop.cohort.study import open_study
 
     other = tmp_path / "other.csv"
     shutil.copy(config.SYNTHETIC_COHORT, other)

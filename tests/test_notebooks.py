@@ -11,9 +11,10 @@ import sys
 import nbformat
 import pytest
 
-from lenstop import config, files, results
-from lenstop.notebooks import NOTEBOOKS, SECTION_OF, execute
-from lenstop.study import PrivacyError, open_study
+from lenstop import config, files
+from lenstop.cohort.study import PrivacyError, open_study
+from lenstop.manuscript import results
+from lenstop.workflow.notebooks import NOTEBOOKS, SECTION_OF, execute
 
 from .conftest import write_csv
 
@@ -141,7 +142,7 @@ def test_real_data_cannot_write_into_tracked_folders(small_text, tmp_path):
 def test_notebook_rules_depend_on_the_modules_they_import():
     """Editing the command line, the renderer or the publish step reruns no notebook; editing
     a module a notebook reaches (even through a lazy import) reruns it."""
-    from lenstop.notebooks import code_inputs
+    from lenstop.workflow.notebooks import code_inputs
 
     package = config.ROOT / "src" / "lenstop"
     for name in NOTEBOOKS:

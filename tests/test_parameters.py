@@ -8,8 +8,10 @@ import json
 
 import pytest
 
-from lenstop import cli, config, layout, pipeline, variables
-from lenstop.notebooks import NOTEBOOKS
+from lenstop import cli, config
+from lenstop.manuscript import variables
+from lenstop.workflow import layout, pipeline
+from lenstop.workflow.notebooks import NOTEBOOKS
 
 
 def _parameter_cell(name: str) -> dict:

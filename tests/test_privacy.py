@@ -19,13 +19,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from lenstop import config, placement, privacy, results
-from lenstop.layout import build_dir
-from lenstop.notebooks import NOTEBOOKS
-from lenstop.placement import PrivacyError
-from lenstop.privacy import Needles, scan
-from lenstop.tables import Row, table_one
-from lenstop.validate import load_cohort
+from lenstop import config
+from lenstop.content.tables import Row, table_one
+from lenstop.disclosure import leak_scan, placement
+from lenstop.disclosure.leak_scan import Needles, scan
+from lenstop.disclosure.placement import PrivacyError
+from lenstop.ingest.validate import load_cohort
+from lenstop.manuscript import results
+from lenstop.workflow.layout import build_dir
+from lenstop.workflow.notebooks import NOTEBOOKS
 
 from ._builds import lenstop
 from .conftest import write_csv
@@ -59,7 +61,7 @@ def test_numbers_at_risk_below_min_cell_are_hidden():
     import numpy as np
     from lifelines import KaplanMeierFitter
 
-    from lenstop.figures import km_figure
+    from lenstop.content.figures import km_figure
 
     km = KaplanMeierFitter().fit(np.arange(1, 11) * 4.0, np.ones(10), label="All")
 
@@ -116,16 +118,16 @@ def test_build_refuses_a_real_extract_git_would_track(small_text):
 def test_dates_are_found_in_every_common_form():
     text = ("2013-07-19, 19/07/2013, 07/19/2013, 19.07.2013, 19 Jul 2013, 19 July 2013, "
             "July 19, 2013, 2013/07/19")
-    found = [d for d, _ in privacy.dates_in(text)]
+    found = [d for d, _ in leak_scan.dates_in(text)]
     assert set(found) == {dt.date(2013, 7, 19)}
     assert found.count(dt.date(2013, 7, 19)) >= 8
-    assert list(privacy.dates_in("2023-02-30 M 2013.07 19 L 245.2013-07")) == []
+    assert list(leak_scan.dates_in("2023-02-30 M 2013.07 19 L 245.2013-07")) == []
 
 
 def test_only_distinctive_ids_are_searched():
-    assert privacy.distinctive("CANARY-7Q3X-001") and privacy.distinctive("P0001")
-    assert privacy.distinctive("104233")
-    assert not privacy.distinctive("17") and not privacy.distinctive("1234")
+    assert leak_scan.distinctive("CANARY-7Q3X-001") and leak_scan.distinctive("P0001")
+    assert leak_scan.distinctive("104233")
+    assert not leak_scan.distinctive("17") and not leak_scan.distinctive("1234")
 
 
 def _svg_with(text: str) -> str:
@@ -295,7 +297,7 @@ def test_no_patient_id_or_individual_date_in_the_outputs(canary_build):
               if p.is_file() and ".build" not in p.relative_to(canary_build["out"]).parts]
     needles = Needles.from_extract(canary_build["data"])
     assert len(needles.ids) == 118 and len(needles.dates) > 500
-    leaks = scan(public, needles, allow_dates=privacy.allowed_dates(
+    leaks = scan(public, needles, allow_dates=leak_scan.allowed_dates(
         [config.ROOT / "report.qmd", config.ROOT / "references.bib"]))
     assert [leak.format() for leak in leaks] == []
     check = lenstop("scan", canary_build["out"], "--data", canary_build["data"])
@@ -338,7 +340,7 @@ def test_no_count_below_the_minimum_cell_size_in_shareable_outputs(canary_build)
     reasons = merged["cohort"]["stop_reason_counts"]
     assert (reasons["unknown"]["n"], reasons["patient"]["n"]) == ("<5", ">=5")
     assert reasons["unknown"]["pct"] is None and reasons["patient"]["pct"] is None
-    html = privacy.texts(out / "_manuscript" / "index.html")
+    html = leak_scan.texts(out / "_manuscript" / "index.html")
     report = " ".join(text for _where, text in html)
     built = yaml.safe_load((out / "_variables.yml").read_text(encoding="utf-8"))
     published = built.pop("published")  # the paper's figures, public, quoted once each
@@ -380,7 +382,7 @@ def test_quarto_pre_render_of_a_min_cell_build_keeps_its_minimum(canary_build):
 
 
 def test_every_build_folder_but_the_project_is_staged_as_a_quarto_project(tmp_path):
-    from lenstop import pipeline
+    from lenstop.workflow import pipeline
 
     stage = tmp_path / "stage"
     pipeline.stage(stage, config.SYNTHETIC_COHORT, min_cell=5)  # shipped cohort, min 5

@@ -8,9 +8,10 @@ import shutil
 import openpyxl
 import pytest
 
-from lenstop import config, quality
+from lenstop import config
 from lenstop.cli import main
-from lenstop.placement import PrivacyError
+from lenstop.disclosure.placement import PrivacyError
+from lenstop.ingest import quality
 
 from .conftest import write_csv
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lenstop.problems import DataError
-from lenstop.schema import DATE_COLUMNS
-from lenstop.validate import load_cohort
+from lenstop.ingest.problems import DataError
+from lenstop.ingest.schema import DATE_COLUMNS
+from lenstop.ingest.validate import load_cohort
 
 from .conftest import TODAY, write_csv
 from .test_io_formats import _typed_for_binary

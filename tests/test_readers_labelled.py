@@ -10,8 +10,8 @@ import pandas as pd
 import pyreadstat
 import pytest
 
-from lenstop.io import _user_missing
-from lenstop.validate import load_cohort
+from lenstop.ingest.readers import _user_missing
+from lenstop.ingest.validate import load_cohort
 
 from .conftest import TODAY, write_csv
 from .test_io_formats import _typed_for_binary
@@ -75,7 +75,7 @@ def test_stata_value_labels_and_letter_missings(small_text, tmp_path, reference)
 
 
 def test_codes_without_labels_are_still_refused(small_text, tmp_path):
-    from lenstop.problems import DataError
+    from lenstop.ingest.problems import DataError
 
     frame, _labels = coded(small_text)
     path = tmp_path / "nolabels.sav"

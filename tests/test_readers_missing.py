@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lenstop.io import MISSING_TOKENS
-from lenstop.problems import DataError
-from lenstop.validate import load_cohort
+from lenstop.ingest.problems import DataError
+from lenstop.ingest.readers import MISSING_TOKENS
+from lenstop.ingest.validate import load_cohort
 
 from .conftest import TODAY, write_csv
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from lenstop import config, results
+from lenstop import config
+from lenstop.manuscript import results
 
 from ._builds import shipped_build
 from .render.pdflayout import overlaps, pdftotext_missing
@@ -137,11 +138,11 @@ def test_second_build_is_a_no_op(built):
     before = report.stat().st_mtime_ns
     again = _build(built["data"])
     assert again.returncode == 0
-    assert "nothing changed since the last build" in again.stdout  # lenstop.uptodate
+    assert "nothing changed since the last build" in again.stdout  # lenstop.workflow.uptodate
     assert "[notebook" not in again.stdout
     assert report.stat().st_mtime_ns == before
     # without that record Snakemake runs and finds nothing to do either
-    from lenstop import layout, uptodate
+    from lenstop.workflow import layout, uptodate
 
     uptodate.forget(layout.work_dir(built["out"]))
     again = _build(built["data"])

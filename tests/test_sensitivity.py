@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lenstop import config, sensitivity
-from lenstop.derive import included
+from lenstop import config
+from lenstop.analyses import sensitivity
+from lenstop.cohort.derive import included
+from lenstop.ingest.validate import load_cohort
 from lenstop.stats import cif_median, cumulative_incidence
-from lenstop.validate import load_cohort
 
 RESULTS_PRECISION = 1e-5
 """results.json keeps 6 significant digits."""

@@ -12,7 +12,10 @@ import numpy as np
 import pytest
 from scipy.stats import chi2
 
-from lenstop import config, results, simulation, synthetic
+from lenstop import config
+from lenstop.analyses import simulation
+from lenstop.ingest import synthetic
+from lenstop.manuscript import results
 
 ISSUE_KEYS = {"term", "planted_hr", "mean_hr", "bias", "empirical_se", "coverage", "power"}
 """Per-term keys results.json's `simulation.terms` must hold (issue 15)."""

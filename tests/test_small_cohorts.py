@@ -19,8 +19,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from lenstop import config, results, variables
-from lenstop.layout import build_dir
+from lenstop import config
+from lenstop.manuscript import results, variables
+from lenstop.workflow.layout import build_dir
 
 from .conftest import write_csv
 

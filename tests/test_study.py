@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from lenstop import config, placement
-from lenstop.study import OUTPUT_ENV, SCRATCH_DIR, default_output_dir, open_study
+from lenstop import config
+from lenstop.cohort.study import OUTPUT_ENV, SCRATCH_DIR, default_output_dir, open_study
+from lenstop.disclosure import placement
 
 
 def test_a_notebook_run_by_hand_writes_to_scratch(monkeypatch, capsys):

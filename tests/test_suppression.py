@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lenstop.suppression import Cells, hide, shown
-from lenstop.tables import Row, overall_counts, table_one
+from lenstop.content.tables import Row, overall_counts, table_one
+from lenstop.disclosure.suppression import Cells, hide, shown
 
 matplotlib.use("Agg")
 
@@ -158,8 +158,8 @@ def test_km_curves_stop_where_fewer_than_the_minimum_remain_at_risk():
     import matplotlib.pyplot as plt
     from lifelines import KaplanMeierFitter
 
-    from lenstop.figures import km_figure
-    from lenstop.suppression import km_stop
+    from lenstop.content.figures import km_figure
+    from lenstop.disclosure.suppression import km_stop
 
     km = KaplanMeierFitter().fit(np.arange(1, 11) * 4.0, np.ones(10), label="All")
     assert km_stop(km, 0) == 40.0

@@ -7,16 +7,17 @@ import pandas as pd
 import pytest
 from lifelines import CoxPHFitter, KaplanMeierFitter
 
-from lenstop import config, synthetic
-from lenstop.derive import (
+from lenstop import config
+from lenstop.cohort.derive import (
     MIN_TI_DAYS,
     analysis_table,
     eligibility,
     exclusion_counts,
     retreatment_response,
 )
-from lenstop.schema import IMPUTED_FLAGS, RESTART_REASONS
-from lenstop.validate import load_cohort
+from lenstop.ingest import synthetic
+from lenstop.ingest.schema import IMPUTED_FLAGS, RESTART_REASONS
+from lenstop.ingest.validate import load_cohort
 
 
 @pytest.fixture(scope="module")

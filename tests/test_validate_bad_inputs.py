@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from lenstop import config
-from lenstop.problems import DataError
-from lenstop.schema import COLUMNS, DATE_COLUMNS, IMPUTED_FLAGS
-from lenstop.validate import load_cohort, month_format
+from lenstop.ingest.problems import DataError
+from lenstop.ingest.schema import COLUMNS, DATE_COLUMNS, IMPUTED_FLAGS
+from lenstop.ingest.validate import load_cohort, month_format
 
 from .conftest import TODAY, write_csv
 
@@ -437,8 +437,8 @@ def test_the_shipped_cohort_written_dd_mm_yyyy_loads_through_the_example_crosswa
     import datetime as dt
     from decimal import Decimal
 
-    from lenstop.crosswalk import EXAMPLE, load_crosswalk
-    from lenstop.schema import COLUMN_BY_NAME
+    from lenstop.ingest.crosswalk import EXAMPLE, load_crosswalk
+    from lenstop.ingest.schema import COLUMN_BY_NAME
 
     example = tmp_path / "crosswalk.yml"
     example.write_text(EXAMPLE, encoding="utf-8")

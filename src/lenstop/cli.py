@@ -11,15 +11,15 @@ import os
 import sys
 from pathlib import Path
 
-from . import config
-from .problems import DataError
+from lenstop import config
+from lenstop.ingest.problems import DataError
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from .validate import load_cohort
+    from lenstop.ingest.validate import load_cohort
 
     if args.stamp:  # the workflow's rule: the crosswalk comes from config.MAPPING_ENV
-        from .pipeline import validate_stamp
+        from lenstop.workflow.pipeline import validate_stamp
 
         if args.mapping:
             os.environ[config.MAPPING_ENV] = str(Path(args.mapping).resolve())
@@ -31,7 +31,7 @@ def _validate(args: argparse.Namespace) -> int:
         if args.report:
             _quality_report(args, exc.problems, list(exc.notes))
         raise
-    from .pipeline import print_loading_messages
+    from lenstop.workflow.pipeline import print_loading_messages
 
     print_loading_messages(warnings)
     print(f"{Path(args.data).name}: {len(cohort)} patients, all checks passed.")
@@ -41,8 +41,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _quality_report(args: argparse.Namespace, problems: list, warnings: list[str]) -> None:
-    """Write the data-quality report (lenstop.quality) and say where (on stderr)."""
-    from .quality import write
+    """Write the data-quality report (lenstop.ingest.quality) and say where (on stderr)."""
+    from lenstop.ingest.quality import write
 
     page, book = write(Path(args.data), problems, warnings, sheet=args.sheet,
                        mapping=args.mapping)
@@ -52,9 +52,9 @@ def _quality_report(args: argparse.Namespace, problems: list, warnings: list[str
 
 def _crosswalk(args: argparse.Namespace) -> int:
     """Write a starting crosswalk for DATA (to --out, never over a file, or to the terminal)."""
-    from .crosswalk import draft_crosswalk
-    from .io import read_raw
-    from .problems import Problem
+    from lenstop.ingest.crosswalk import draft_crosswalk
+    from lenstop.ingest.problems import Problem
+    from lenstop.ingest.readers import read_raw
 
     text = draft_crosswalk(read_raw(args.data, sheet=args.sheet))
     if not args.out:
@@ -71,7 +71,7 @@ def _crosswalk(args: argparse.Namespace) -> int:
 
 
 def _synthesize(args: argparse.Namespace) -> int:
-    from .synthetic import generate, to_csv_text
+    from lenstop.ingest.synthetic import generate, to_csv_text
 
     cohort, seed = generate(n=args.n, seed=args.seed)
     out = Path(args.out)
@@ -84,14 +84,14 @@ def _synthesize(args: argparse.Namespace) -> int:
 
 
 def _dictionary(args: argparse.Namespace) -> int:
-    from .dictionary import markdown_table
+    from lenstop.ingest.dictionary import markdown_table
 
     print(markdown_table())
     return 0
 
 
 def _build(args: argparse.Namespace) -> int:
-    from .pipeline import build
+    from lenstop.workflow.pipeline import build
 
     return build(Path(args.data), sheet=args.sheet, until=args.until, min_cell=args.min_cell,
                  replace=args.replace, line_numbers=args.line_numbers,
@@ -107,7 +107,7 @@ def _build_parameters(args: argparse.Namespace) -> dict:
     neither: $LENSTOP_PARAMS (a build folder's Quarto `_environment` sets it)."""
     import yaml
 
-    from .layout import StepError
+    from lenstop.workflow.layout import StepError
 
     values: dict = {} if args.params or args.param else config.build_parameters()
     if args.params:
@@ -125,7 +125,7 @@ def _build_parameters(args: argparse.Namespace) -> dict:
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from .pipeline import simulate
+    from lenstop.workflow.pipeline import simulate
 
     return simulate(args.replicates, args.first_seed, Path(args.out) if args.out else None,
                     Path(args.profile) if args.profile else None)
@@ -134,20 +134,20 @@ def _simulate(args: argparse.Namespace) -> int:
 def _job(args: argparse.Namespace) -> int:
     """The workflow jobs of the grid and the simulation run as commands (the grid's points
     run inside Snakemake: rule `sensitivity_point`)."""
-    from .layout import step
+    from lenstop.workflow.layout import step
 
     if args.command == "sensitivity-gather":
-        from . import sensitivity
+        from lenstop.analyses import sensitivity
 
         points = sensitivity.gather(args.files, sensitivity.load_grid(args.grid))
         sensitivity.write_point(points, args.output)
     elif args.command == "simulate-batch":
-        from . import simulation
+        from lenstop.analyses import simulation
 
         with step(f"simulate seeds {args.first}-{args.last}"):
             simulation.write_batch(args.first, args.last, args.output)
     elif args.command == "simulate-summary":
-        from . import simulation
+        from lenstop.analyses import simulation
 
         with step("simulation summary"):
             simulation.write_summary(args.files, args.out)
@@ -155,10 +155,10 @@ def _job(args: argparse.Namespace) -> int:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from . import privacy
+    from lenstop.disclosure import leak_scan
 
     paths = args.paths or [str(_default_build(args.data))]
-    count = privacy.check(paths, Path(args.data), sheet=args.sheet,
+    count = leak_scan.check(paths, Path(args.data), sheet=args.sheet,
                           sources=[config.ROOT / s for s in config.MANUSCRIPT_SOURCES])
     print(f"{count} files scanned: no patient id or individual date of "
           f"{Path(args.data).name} found.")
@@ -166,17 +166,17 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _default_build(data: str) -> Path:
-    from .layout import build_dir
+    from lenstop.workflow.layout import build_dir
 
     return build_dir(Path(data))
 
 
 def _step(args: argparse.Namespace) -> int:
-    from . import pipeline
+    from lenstop.workflow import pipeline
 
     if args.command == "run-notebook":
         if args.sensitivity:
-            from .sensitivity import POINTS_ENV
+            from lenstop.analyses.sensitivity import POINTS_ENV
 
             os.environ[POINTS_ENV] = (args.sensitivity if args.sensitivity == "skip" else
                                       str(Path(args.sensitivity).resolve()))
@@ -192,7 +192,7 @@ def _step(args: argparse.Namespace) -> int:
     elif args.command == "render":
         pipeline.render(Path(args.project))
     elif args.command == "publish":
-        from .publish import publish
+        from lenstop.workflow.publish import publish
 
         publish(Path(args.data), Path(args.out), args.until, sheet=args.sheet,
                          stamp=Path(args.stamp) if args.stamp else None)
@@ -333,10 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.report(), file=sys.stderr)
         return 2
     except Exception as exc:  # a failed step: say which and why, without a traceback
-        from .layout import StepError
-        from .placement import PrivacyError
-        from .render import RenderError
-        from .sensitivity_grid import GridError
+        from lenstop.disclosure.placement import PrivacyError
+        from lenstop.manuscript.render import RenderError
+        from lenstop.workflow.layout import StepError
+        from lenstop.workflow.sensitivity_grid import GridError
 
         if isinstance(exc, StepError | RenderError | PrivacyError | GridError):
             print(f"error: {exc}", file=sys.stderr)

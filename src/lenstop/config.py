@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+PACKAGE_DIR = Path(__file__).resolve().parent
+"""The lenstop package's own folder (its stage subpackages below it)."""
 """Project root (the folder holding `pyproject.toml`)."""
 
 DATA_DIR = ROOT / "data"
@@ -23,7 +25,8 @@ ANALYSIS_FILE = ROOT / "config" / "config.yaml"
 """The analysis defaults (the published definitions), one reviewed file."""
 
 SENSITIVITY_GRID = ROOT / "config" / "sensitivity.yaml"
-"""The reviewed sensitivity grid every build runs (unless SENSITIVITY=0; lenstop.sensitivity)."""
+"""The reviewed sensitivity grid every build runs (unless SENSITIVITY=0;
+lenstop.analyses.sensitivity)."""
 
 PARAMS_ENV = "LENSTOP_PARAMS"
 """The running build's analysis parameters that differ from `ANALYSIS` (JSON): `lenstop build
@@ -124,8 +127,9 @@ MANUSCRIPT_SOURCES = ("report.qmd", "_quarto.yml", "references.bib", "vancouver.
 notebooks and variables; staged into every build folder, scanned as text that is not data."""
 
 MAPPING_ENV = "LENSTOP_MAPPING"
-"""The crosswalk (lenstop.crosswalk) of the running build: `lenstop build --mapping` sets it for
-every step and notebook, and a Quarto render of a build folder reads it from `_environment`."""
+"""The crosswalk (lenstop.ingest.crosswalk) of the running build: `lenstop build --mapping` sets
+it for every step and notebook, and a Quarto render of a build folder reads it from
+`_environment`."""
 
 
 def mapping_path() -> Path | None:

@@ -1,1 +1,1 @@
-"""Tests of lenstop.render (the Quarto-free manuscript renderer)."""
+"""Tests of lenstop.manuscript.render (the Quarto-free manuscript renderer)."""

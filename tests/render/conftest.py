@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lenstop.render import render
+from lenstop.manuscript.render import render
 
 from .helpers import EPOCH, copy_fixture
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lenstop.render import RenderError, render
+from lenstop.manuscript.render import RenderError, render
 
 from .helpers import CASES, EPOCH, broken_links, pdf_text, pdf_words
 from .htmltext import html_lines

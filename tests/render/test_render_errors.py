@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lenstop.render import RenderError, core, render
-from lenstop.render.__main__ import main
+from lenstop.manuscript.render import RenderError, core, render
+from lenstop.manuscript.render.__main__ import main
 
 from .helpers import EPOCH, copy_fixture, edit
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from lenstop.render import render
+from lenstop.manuscript.render import render
 
 from .helpers import (
     EPOCH,

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from lenstop.render import RenderError, yaml12
-from lenstop.render.embed import cell_options
-from lenstop.render.project import format_date, normalize_authors, quarto_merge
-from lenstop.render.shortcodes import (
+from lenstop.manuscript.render import RenderError, yaml12
+from lenstop.manuscript.render.embed import cell_options
+from lenstop.manuscript.render.project import format_date, normalize_authors, quarto_merge
+from lenstop.manuscript.render.shortcodes import (
     ShortcodeContext,
     resolve_markdown,
     resolve_text,

@@ -57,8 +57,8 @@ def step_value(times: np.ndarray, values: np.ndarray, t: float, before: float = 
 def load_snapshot_cohort() -> pd.DataFrame:
     """The frozen copy of the shipped cohort, dates parsed (no validation: its rules may
     change, the fixture must not), with the analysis variables of `derive` added."""
-    from lenstop.derive import analysis_table
-    from lenstop.schema import COLUMNS, DATE_COLUMNS
+    from lenstop.cohort.derive import analysis_table
+    from lenstop.ingest.schema import COLUMNS, DATE_COLUMNS
 
     header = pd.read_csv(COHORT_SNAPSHOT, nrows=0).columns
     cohort = pd.read_csv(COHORT_SNAPSHOT, parse_dates=[c for c in DATE_COLUMNS if c in header])

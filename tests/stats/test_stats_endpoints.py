@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from stats_testdata import load_snapshot_cohort
 
-from lenstop.derive import ENDPOINTS
+from lenstop.cohort.derive import ENDPOINTS
 from lenstop.stats.endpoints import (
     aml_incidence,
     by_month,

@@ -1,4 +1,4 @@
-"""Summaries of the analysis table's endpoints (`lenstop.derive.ENDPOINTS`), one call each.
+"""Summaries of the analysis table's endpoints (`lenstop.cohort.derive.ENDPOINTS`), one call each.
 
 Kaplan-Meier endpoints (overall, RBC-TI-free and event-free survival) give a `KMSummary`:
 median with CI and landmark rows (time, survival, ci_low, ci_high, at_risk), the shape of
@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from lenstop.cohort.derive import CR_EVENT, ENDPOINTS
 from lenstop.config import ALPHA, LANDMARK_MONTHS
-from lenstop.derive import CR_EVENT, ENDPOINTS
 from lenstop.stats.competing import CIFSummary, cumulative_incidence
 from lenstop.stats.survival import KMSummary, km_summary
 

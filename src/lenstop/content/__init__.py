@@ -1,0 +1,1 @@
+"""5 · Report content: how numbers are written, tables and figures."""

@@ -1,0 +1,1 @@
+"""6 · Manuscript: the results file, the variables the prose quotes, and the fallback renderer."""
