@@ -6,8 +6,7 @@ import subprocess
 import sys
 
 from lenstop import config
-
-from .conftest import write_csv
+from tests.conftest import write_csv
 
 
 def _run(*args: str) -> subprocess.CompletedProcess:

@@ -22,8 +22,7 @@ import yaml
 from lenstop import config
 from lenstop.manuscript import results, variables
 from lenstop.workflow.layout import build_dir
-
-from .conftest import write_csv
+from tests.conftest import write_csv
 
 BAD_WORDS = re.compile(r"\b(None|nan|NaN|inf|Infinity|null)\b")
 RETREAT = ["len_retreat_date", "retreat_ti_regained", "retreat_ti_date", "retreat_ti_loss_date"]

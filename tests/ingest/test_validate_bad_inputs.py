@@ -9,8 +9,7 @@ from lenstop import config
 from lenstop.ingest.problems import DataError
 from lenstop.ingest.schema import COLUMNS, DATE_COLUMNS, IMPUTED_FLAGS
 from lenstop.ingest.validate import load_cohort, month_format
-
-from .conftest import TODAY, write_csv
+from tests.conftest import TODAY, write_csv
 
 
 def _set(row: int, **cells):
@@ -432,8 +431,8 @@ def test_day_unknown_dates_through_a_date_format_crosswalk(small_text, tmp_path)
 
 def test_the_shipped_cohort_written_dd_mm_yyyy_loads_through_the_example_crosswalk(
         shipped_text, tmp_path):
-    """The registry-shaped export of tests/test_crosswalk.py, with day-unknown dates written as
-    the crosswalk's month form (mm.yyyy): the shipped cohort again, flags and all."""
+    """The registry-shaped export of tests/ingest/test_crosswalk.py, with day-unknown dates
+    written as the crosswalk's month form (mm.yyyy): the shipped cohort again, flags and all."""
     import datetime as dt
     from decimal import Decimal
 

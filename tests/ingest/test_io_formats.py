@@ -8,8 +8,7 @@ import pytest
 
 from lenstop.ingest.schema import DATE_COLUMNS
 from lenstop.ingest.validate import load_cohort
-
-from .conftest import TODAY, write_csv
+from tests.conftest import TODAY, write_csv
 
 
 @pytest.fixture

@@ -19,9 +19,8 @@ import pytest
 
 from lenstop import config
 from lenstop.manuscript import results
-
-from ._builds import shipped_build
-from .render.pdflayout import overlaps, pdftotext_missing
+from tests._builds import shipped_build
+from tests.manuscript.render.pdflayout import overlaps, pdftotext_missing
 
 pytestmark = pytest.mark.slow
 

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from lenstop import config
-
-from .render.pdflayout import overlaps, pdftotext_missing
+from tests.manuscript.render.pdflayout import overlaps, pdftotext_missing
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     shutil.which("quarto") is None,

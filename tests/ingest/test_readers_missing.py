@@ -9,8 +9,7 @@ import pytest
 from lenstop.ingest.problems import DataError
 from lenstop.ingest.readers import MISSING_TOKENS
 from lenstop.ingest.validate import load_cohort
-
-from .conftest import TODAY, write_csv
+from tests.conftest import TODAY, write_csv
 
 
 @pytest.fixture

@@ -25,8 +25,7 @@ from lenstop.ingest.problems import DataError
 from lenstop.ingest.readers import read_raw
 from lenstop.ingest.schema import COLUMN_BY_NAME
 from lenstop.ingest.validate import load_cohort, month_format
-
-from .conftest import TODAY, write_csv
+from tests.conftest import TODAY, write_csv
 
 
 def run_main(*args: str) -> tuple[int, str, str]:
@@ -241,7 +240,7 @@ def test_draft_completes_an_extract_with_dictionary_names(shipped_text, tmp_path
 def test_draft_uses_variable_labels(small_text, tmp_path):
     import pyreadstat
 
-    from .test_io_formats import _typed_for_binary
+    from tests.ingest.test_io_formats import _typed_for_binary
 
     frame = _typed_for_binary(small_text)
     labels = ["Patientennummer" if c == "patient_id" else c for c in frame.columns]

@@ -24,8 +24,7 @@ from lenstop.cohort.derive import (
     retreatment_response,
 )
 from lenstop.ingest.validate import load_cohort
-
-from .conftest import TODAY, write_csv
+from tests.conftest import TODAY, write_csv
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ from lenstop import config, files
 from lenstop.ingest.crosswalk import EXAMPLE, load_crosswalk
 from lenstop.manuscript import results
 from lenstop.workflow.layout import build_dir
-
-from ._builds import lenstop
-from .test_crosswalk import registry_export
+from tests._builds import lenstop
+from tests.ingest.test_crosswalk import registry_export
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,8 @@ import pytest
 from lenstop.ingest.problems import DataError
 from lenstop.ingest.schema import DATE_COLUMNS
 from lenstop.ingest.validate import load_cohort
-
-from .conftest import TODAY, write_csv
-from .test_io_formats import _typed_for_binary
+from tests.conftest import TODAY, write_csv
+from tests.ingest.test_io_formats import _typed_for_binary
 
 SOFFICE = shutil.which("soffice") or shutil.which("libreoffice")
 needs_soffice = pytest.mark.skipif(

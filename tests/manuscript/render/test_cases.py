@@ -1,4 +1,5 @@
-"""Each of the 17 Quarto 1.7.34 reference cases (tests/render/cases) as a test of the fallback.
+"""Each of the 17 Quarto 1.7.34 reference cases (tests/manuscript/render/cases) as a test of
+the fallback.
 
 Where Quarto rendered cleanly (exit 0, no warning), the fallback must show the same text: the
 lines of `article.html.txt` (title block, table of contents, main text) and the words of

@@ -33,9 +33,8 @@ import yaml
 from lenstop import config
 from lenstop.ingest.schema import COLUMNS, RULES
 from lenstop.manuscript import results
-
-from ._builds import HB_BLANKED, NAME, changed_build
-from .conftest import write_csv
+from tests._builds import HB_BLANKED, NAME, changed_build
+from tests.conftest import write_csv
 
 # NAME: the extract name of the build cases, that of the shared build (build/NAME/)
 

@@ -18,9 +18,8 @@ from lenstop.disclosure import placement
 from lenstop.ingest import validate
 from lenstop.ingest.validate import load_cohort
 from lenstop.workflow import layout, pipeline
-
-from ._builds import first_build
-from .conftest import write_csv
+from tests._builds import first_build
+from tests.conftest import write_csv
 
 
 @pytest.fixture

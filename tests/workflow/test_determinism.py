@@ -8,8 +8,7 @@ import shutil
 import pytest
 
 from lenstop import config
-
-from ._builds import first_build, lenstop, output_hashes, source_fingerprint
+from tests._builds import first_build, lenstop, output_hashes, source_fingerprint
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,7 @@ from lenstop import config
 from lenstop.cli import main
 from lenstop.disclosure.placement import PrivacyError
 from lenstop.ingest import quality
-
-from .conftest import write_csv
+from tests.conftest import write_csv
 
 
 @pytest.fixture

@@ -28,9 +28,8 @@ from lenstop.ingest.validate import load_cohort
 from lenstop.manuscript import results
 from lenstop.workflow.layout import build_dir
 from lenstop.workflow.notebooks import NOTEBOOKS
-
-from ._builds import lenstop
-from .conftest import write_csv
+from tests._builds import lenstop
+from tests.conftest import write_csv
 
 matplotlib.use("Agg")
 

@@ -11,7 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 from .htmltext import html_lines
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 FIXTURE = ROOT / "tests" / "fixtures" / "minireport"
 CASES = Path(__file__).resolve().parent / "cases"
 EPOCH = "1722816000"  # 2024-08-05T00:00:00Z

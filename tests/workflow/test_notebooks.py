@@ -15,8 +15,7 @@ from lenstop import config, files
 from lenstop.cohort.study import PrivacyError, open_study
 from lenstop.manuscript import results
 from lenstop.workflow.notebooks import NOTEBOOKS, SECTION_OF, execute
-
-from .conftest import write_csv
+from tests.conftest import write_csv
 
 PARAMETERS = {"data_path", "sheet", "output_dir", "cycles_cutoff", "tb_cutoff", "alpha",
               "landmarks", "min_cell"}
@@ -147,11 +146,14 @@ def test_notebook_rules_depend_on_the_modules_they_import():
     package = config.ROOT / "src" / "lenstop"
     for name in NOTEBOOKS:
         files = set(code_inputs(name))
-        assert not files & {package / "cli.py", package / "publish.py",
-                            package / "variables.py"}, name
+        assert not files & {package / "cli.py", package / "workflow" / "publish.py",
+                            package / "manuscript" / "variables.py"}, name
         assert not any("render" in p.parts for p in files), name
-        assert {package / "study.py", package / "layout.py",  # (study imports it lazily)
-                package / "pipeline.py"} <= files, name
+        assert {package / "cohort" / "study.py",  # layout: study imports it lazily
+                package / "workflow" / "layout.py",
+                package / "workflow" / "pipeline.py"} <= files, name
+    assert all(p.is_file() for p in files)
     assert package / "stats" / "cox.py" in set(code_inputs("02_ti_duration"))
-    assert package / "sensitivity.py" in set(code_inputs("07_sensitivity"))
-    assert package / "sensitivity.py" not in set(code_inputs("01_cohort"))
+    sensitivity = package / "analyses" / "sensitivity.py"
+    assert sensitivity.is_file() and sensitivity in set(code_inputs("07_sensitivity"))
+    assert sensitivity not in set(code_inputs("01_cohort"))

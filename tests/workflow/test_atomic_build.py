@@ -22,8 +22,7 @@ from lenstop import config, files
 from lenstop.manuscript import results
 from lenstop.workflow.pipeline import FAULT_ENV
 from lenstop.workflow.publish import _copy_atomic, _notebook_signature
-
-from ._builds import (
+from tests._builds import (
     changed_extract,
     environment,
     lenstop,

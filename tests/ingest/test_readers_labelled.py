@@ -12,9 +12,8 @@ import pytest
 
 from lenstop.ingest.readers import _user_missing
 from lenstop.ingest.validate import load_cohort
-
-from .conftest import TODAY, write_csv
-from .test_io_formats import _typed_for_binary
+from tests.conftest import TODAY, write_csv
+from tests.ingest.test_io_formats import _typed_for_binary
 
 CODES = {"sex": {"M": 1, "F": 2}, "ipssr": {"very_low": 1, "low": 2, "intermediate": 3},
          "karyotype": {"isolated_del5q": 1, "del5q_plus1": 2},
