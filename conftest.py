@@ -2,7 +2,8 @@
 and, under pytest-xdist, tests that share state run on one worker.
 
 nbval runs the committed notebooks in fresh kernels; `LENSTOP_OUTPUT_DIR` (read by
-`lenstop.cohort.study.open_study`) keeps those runs from rewriting the committed figures and results.
+`lenstop.cohort.study.open_study`) keeps those runs from rewriting the committed figures and
+results.
 `make test` runs the tests on every core with `-n auto --dist loadfile`: see `_unit()`.
 """
 

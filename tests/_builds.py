@@ -60,8 +60,9 @@ def source_fingerprint() -> dict[str, str]:
     from lenstop.workflow.publish import _notebook_signature
 
     files = [*config.ROOT.glob("src/lenstop/**/*.py"), *config.ROOT.glob("*.qmd"),
-             *(config.ROOT / name for name in ("_quarto.yml", "references.bib",
-                                               "vancouver.csl", "workflow/Snakefile"))]
+             *config.ROOT.glob("workflow/rules/*.smk"),
+             *(config.ROOT / name for name in ("_quarto.yml", "references.bib", "vancouver.csl",
+                                               "workflow/Snakefile", "config/config.yaml"))]
     found = {p.relative_to(config.ROOT).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in files if p.is_file()}
     for nb in config.NOTEBOOKS_DIR.glob("*.ipynb"):

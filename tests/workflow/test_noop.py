@@ -29,6 +29,8 @@ def project(tmp_path):
     for name in uptodate.SOURCES:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(f"{name}\n")
+    (root / "workflow" / "rules").mkdir()
+    (root / "workflow" / "rules" / "notebooks.smk").write_text("rule notebook:\n")
     data = tmp_path / "extract.csv"
     data.write_text("patient_id\nP1\n")
     return root, data
@@ -47,7 +49,8 @@ def test_the_fingerprint_is_stable_and_holds_no_patient_data(project):
 
 @pytest.mark.parametrize("change", ["extract", "sheet", "min_cell", "until", "code",
                                     "stats code", "notebook cell", "report.qmd",
-                                    "Snakefile", "requirements.lock", "new module"])
+                                    "Snakefile", "rules", "new rules file",
+                                    "analysis defaults", "requirements.lock", "new module"])
 def test_anything_a_build_reads_changes_the_fingerprint(project, change):
     root, data = project
     before = _fp(root, data)
@@ -69,8 +72,11 @@ def test_anything_a_build_reads_changes_the_fingerprint(project, change):
         code = next(c for c in nb["cells"] if c["cell_type"] == "code")
         code["source"] = "".join(code["source"]) + "\n# edited"
         path.write_text(json.dumps(nb))
+    elif change == "new rules file":
+        (root / "workflow" / "rules" / "extra.smk").write_text("rule extra:\n")
     else:
-        name = {"Snakefile": "workflow/Snakefile"}.get(change, change)
+        name = {"Snakefile": "workflow/Snakefile", "rules": "workflow/rules/notebooks.smk",
+                "analysis defaults": "config/config.yaml"}.get(change, change)
         (root / name).write_text("changed\n")
     assert _fp(root, data, **options) != before, change
 

@@ -8,7 +8,7 @@ validation code (`fingerprint`); anything else is a miss and the caller validate
 
 The file holds row-level data: it is written only inside a git-ignored `.build/` folder, its
 contents are never printed, and the build removes it when it ends (`discard`), so no file of a
-finished build holds a patient's values (tests/test_privacy.py scans `.build/` too).
+finished build holds a patient's values (tests/disclosure/test_privacy.py scans `.build/` too).
 """
 
 from __future__ import annotations

@@ -74,20 +74,33 @@ def code_inputs(name: str) -> list[Path]:
 
     package = Path(__file__).resolve().parents[1]
     nb = json.loads((NOTEBOOKS_DIR / f"{name}.ipynb").read_text(encoding="utf-8"))
-    step = {m: _module_file(package, m) for m in RUN_STEP_MODULES}
+    step = closure_files(package, RUN_STEP_MODULES)
     todo: set[str] = set()
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
             src = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
             todo |= _imports("\n".join(line for line in src.splitlines()
                                         if not line.lstrip().startswith(("%", "!"))), "")
-    return sorted({*closure(todo), *(p for p in step.values() if p is not None)})
+    return sorted({*closure(todo, named=False), *step})
 
 
-def closure(modules: set[str] | list[str]) -> list[Path]:
+def closure_files(package: Path, modules) -> list[Path]:
+    """The files of lenstop `modules` (dotted, below the package); a name that is no module is
+    an error, so that a renamed module cannot silently drop a rule's code inputs."""
+    files = [_module_file(package, m) for m in modules]
+    unknown = [m for m, f in zip(modules, files, strict=True) if f is None]
+    if unknown:
+        raise ValueError(f"not lenstop modules: {', '.join(sorted(unknown))}")
+    return files
+
+
+def closure(modules: set[str] | list[str], named: bool = True) -> list[Path]:
     """The files of lenstop `modules` (dotted, below the package) and of everything they
-    import, lazily inside functions too: what a job running them may execute."""
+    import, lazily inside functions too: what a job running them may execute. With `named`,
+    each of `modules` must be a module (not a name imported from one)."""
     package = Path(__file__).resolve().parents[1]
+    if named:
+        closure_files(package, modules)
     todo, seen = set(modules), {}
     while todo:
         dotted = todo.pop()

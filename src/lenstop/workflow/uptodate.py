@@ -18,9 +18,11 @@ from pathlib import Path
 
 from lenstop import config
 
-SOURCES = (*config.MANUSCRIPT_SOURCES, "workflow/Snakefile", "workflow/pre-render.sh",
-           "requirements.lock")
-"""Project files every build reads, besides the code and the notebooks."""
+SOURCES = (*config.MANUSCRIPT_SOURCES, "config/config.yaml", "workflow/Snakefile",
+           "workflow/pre-render.sh", "requirements.lock")
+"""Project files every build reads, besides the code, the notebooks and the workflow's rules
+(`workflow/rules/*.smk`). config/config.yaml holds the analysis defaults: editing it is a
+change even when no build parameter is given."""
 
 
 def _sha256(path: Path) -> str:
@@ -55,7 +57,9 @@ def fingerprint(data: Path, sheet: str | None, min_cell: int, until: str,
         "code": {p.relative_to(root).as_posix(): _sha256(p) for p in code},
         "notebooks": {p.name: notebook_cells(p) for p in sorted((root / "notebooks")
                                                                  .glob("*.ipynb"))},
-        "sources": {s: _sha256(root / s) for s in SOURCES if (root / s).is_file()},
+        "sources": {s: _sha256(root / s) for s in (*SOURCES, *sorted(
+            p.relative_to(root).as_posix() for p in (root / "workflow" / "rules").glob("*.smk")))
+            if (root / s).is_file()},
     }
 
 
