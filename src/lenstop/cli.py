@@ -107,7 +107,7 @@ def _build_parameters(args: argparse.Namespace) -> dict:
     neither: $LENSTOP_PARAMS (a build folder's Quarto `_environment` sets it)."""
     import yaml
 
-    from lenstop.workflow.layout import StepError
+    from lenstop.errors import StepError
 
     values: dict = {} if args.params or args.param else config.build_parameters()
     if args.params:
@@ -333,10 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         print(exc.report(), file=sys.stderr)
         return 2
     except Exception as exc:  # a failed step: say which and why, without a traceback
-        from lenstop.disclosure.placement import PrivacyError
+        from lenstop.errors import GridError, PrivacyError, StepError
         from lenstop.manuscript.render import RenderError
-        from lenstop.workflow.layout import StepError
-        from lenstop.workflow.sensitivity_grid import GridError
 
         if isinstance(exc, StepError | RenderError | PrivacyError | GridError):
             print(f"error: {exc}", file=sys.stderr)

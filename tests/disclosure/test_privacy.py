@@ -23,7 +23,7 @@ from lenstop import config
 from lenstop.content.tables import Row, table_one
 from lenstop.disclosure import leak_scan, placement
 from lenstop.disclosure.leak_scan import Needles, scan
-from lenstop.disclosure.placement import PrivacyError
+from lenstop.errors import PrivacyError
 from lenstop.ingest.validate import load_cohort
 from lenstop.manuscript import results
 from lenstop.workflow.layout import build_dir

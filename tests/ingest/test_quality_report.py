@@ -10,7 +10,7 @@ import pytest
 
 from lenstop import config
 from lenstop.cli import main
-from lenstop.disclosure.placement import PrivacyError
+from lenstop.errors import PrivacyError
 from lenstop.ingest import quality
 from tests.conftest import write_csv
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lenstop import config
-from lenstop.workflow.layout import StepError, claim_build_dir
+from lenstop.errors import StepError
+from lenstop.workflow.layout import claim_build_dir
 
 
 def test_a_same_named_extract_elsewhere_is_refused(tmp_path):

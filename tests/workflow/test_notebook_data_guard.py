@@ -20,7 +20,7 @@ import pytest
 
 from lenstop import config, files
 from lenstop.disclosure import placement
-from lenstop.disclosure.placement import PrivacyError
+from lenstop.errors import PrivacyError
 from lenstop.manuscript import results
 from lenstop.workflow.notebooks import NOTEBOOKS
 

@@ -106,7 +106,8 @@ def save(data_path: str | Path, work: str | Path, cohort: pd.DataFrame, warnings
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from lenstop.disclosure.placement import PrivacyError, git_ignored
+    from lenstop.disclosure.placement import git_ignored
+    from lenstop.errors import PrivacyError
 
     work = Path(work)
     path = work / FILE

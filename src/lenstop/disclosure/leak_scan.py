@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lenstop import config
-from lenstop.disclosure.placement import PrivacyError
+from lenstop.errors import PrivacyError
 
 # ------------------------------------------------------------------ what a file says
 

@@ -16,13 +16,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from lenstop import config
-
-
-class PrivacyError(RuntimeError):
-    """Outputs of a real extract would land where git tracks them, or a scan found a leak."""
-
+from lenstop.errors import PrivacyError
 
 # ------------------------------------------------------------------ where outputs may go
+
 
 def git_ignored(path: str | Path) -> bool | None:
     """True if git ignores `path`, False if git would track it, None when git cannot tell

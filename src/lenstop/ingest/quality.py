@@ -64,7 +64,8 @@ def report_dir(path: Path) -> Path:
 def write(path: str | Path, problems: list[Problem], warnings: list[str],
           sheet: str | None = None, mapping=None, out: Path | None = None) -> tuple[Path, Path]:
     """Write `report.html` and `report.xlsx` for the extract at `path`; return their paths."""
-    from lenstop.disclosure.placement import PrivacyError, git_ignored
+    from lenstop.disclosure.placement import git_ignored
+    from lenstop.errors import PrivacyError
     from lenstop.files import write_atomic
 
     path = Path(path)

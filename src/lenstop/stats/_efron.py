@@ -27,16 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lenstop.errors import NotConverged
+
 MAX_ITER = 60
 """Newton-Raphson iterations before giving up (convergence takes 5-8; a monotone likelihood
 never converges)."""
 
 STEP_TOL = 1e-11
 """Convergence: largest Newton step on the standardised scale."""
-
-
-class NotConverged(Exception):
-    """Newton-Raphson did not converge; the message says how far it got."""
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from lenstop.config import ALPHA
+from lenstop.errors import ModelNotEstimable
 from lenstop.stats import _efron
 from lenstop.stats._efron import EfronFit
 from lenstop.stats._util import check_binary, check_durations, complete_cases
@@ -41,13 +42,6 @@ MAX_ABS_STD_LOG_HR = 10.0
 Larger values mean the likelihood is monotone (separation: e.g. no events in one group) and
 the fit stopped on a plateau; the model raises `ModelNotEstimable`.
 """
-
-class ModelNotEstimable(Exception):
-    """The data cannot support the requested model; `reason` says why in plain words."""
-
-    def __init__(self, reason: str):
-        super().__init__(reason)
-        self.reason = reason
 
 
 TABLE_COLUMNS = ["term", "coef", "se", "hr", "ci_low", "ci_high", "p", "n", "events"]

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lenstop import config
+from lenstop.errors import StepError
 from lenstop.files import write_json
 
 MANUSCRIPT_SOURCES = config.MANUSCRIPT_SOURCES
@@ -32,8 +33,6 @@ def report_files() -> tuple[str, ...]:
 
 
 REPORT_FILES = report_files()
-class StepError(RuntimeError):
-    """A build step failed; the message names the step (and notebook cell) and the error."""
 
 
 @contextmanager

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lenstop import config
+from lenstop.errors import GridError
 from lenstop.files import sha256, write_json
 from lenstop.workflow import uptodate
 from lenstop.workflow.layout import (
@@ -506,7 +507,7 @@ def build(data: Path, sheet: str | None = None, until: str = "report",
 
         try:
             grid_module.load_grid(grid)  # a bad grid stops here, with every problem named
-        except grid_module.GridError as exc:
+        except GridError as exc:
             raise StepError(str(exc)) from None
     # Validate here, before any workflow starts: a bad extract stops with every problem on
     # the terminal (DataError, exit 2) and no log file ever sees a row-level value.

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lenstop import config
+from lenstop.errors import GridError
 
 GRID_FILE = config.SENSITIVITY_GRID
 """The reviewed grid every build runs (unless SENSITIVITY=0)."""
@@ -30,10 +31,6 @@ _TYPES = {"cycles_cutoff": (int, float), "tb_cutoff": (int, float), "ti_min_week
           "censor_later_treatment": (bool,), "adjust_stop_reason": (bool,),
           "estimator": (str,)}
 ESTIMATORS = ("km", "competing")
-
-
-class GridError(ValueError):
-    """A grid file that cannot be run: every problem, with the file and the point named."""
 
 
 @dataclass(frozen=True)
