@@ -32,6 +32,10 @@ PARAMS_ENV = "LENSTOP_PARAMS"
 """The running build's analysis parameters that differ from `ANALYSIS` (JSON): `lenstop build
 --param` sets it for every step and notebook."""
 
+MIN_TI_WEEKS = 8
+"""RBC-TI (IWG 2006 HI-E, kept by IWG 2018): at least 8 consecutive weeks without an RBC
+transfusion. A definition, not a build parameter (the sensitivity grid varies it per point)."""
+
 _PARAM_TYPES = {"cycles_cutoff": (int, float), "tb_cutoff": (int, float), "alpha": (float,),
                 "landmarks": (list,)}
 

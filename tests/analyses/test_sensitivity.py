@@ -14,6 +14,7 @@ from lenstop.analyses import sensitivity
 from lenstop.cohort.derive import included
 from lenstop.ingest.validate import load_cohort
 from lenstop.stats import cif_median, cumulative_incidence
+from lenstop.workflow import sensitivity_grid
 
 RESULTS_PRECISION = 1e-5
 """results.json keeps 6 significant digits."""
@@ -44,7 +45,7 @@ def test_a_bad_grid_names_every_problem_with_file_and_point(tmp_path):
         "points:\n"
         "  - {name: a, label: A, cycle_cutoff: 6}\n"
         "  - {name: a, label: B}\n"
-        "  - {name: c, label: C, tb_cutoff: high}\n"
+        "  - {name: c, label: C, tb_cutoff: high, cycles_cutoff: true}\n"
         "  - {name: d, label: D, estimator: cox}\n"
         "  - {name: e, label: E, estimator: competing, censor_later_treatment: true}\n"
         "  - {name: 'f/g', label: F, ti_min_weeks: 4}\n")
@@ -55,9 +56,12 @@ def test_a_bad_grid_names_every_problem_with_file_and_point(tmp_path):
                      "used twice", "point 3 (c): tb_cutoff = 'high' is not a int or float",
                      "point 4 (d): estimator must be one of km, competing",
                      "point 5 (e): censor_later_treatment and estimator: competing",
+                     "point 3 (c): cycles_cutoff = True is not a int or float",
                      "point 6 (f/g): `name` must be", "ti_min_weeks must be at least 8"):
         assert expected in text
-    assert text.count(str(grid)) == 7  # one line per problem, each naming the file
+    assert text.count(str(grid)) == 8  # one line per problem, each naming the file
+    # the keys shared with the build parameters go through the build's own checker
+    assert "cycles_cutoff" in sensitivity_grid.BUILD_KEYS
 
 
 def test_the_published_point_is_notebook_02s_model(cohort, committed):

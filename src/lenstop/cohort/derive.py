@@ -28,7 +28,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from lenstop.config import CYCLES_CUTOFF, DAYS_PER_MONTH, TB_CUTOFF_UNITS_8WK
+from lenstop.config import CYCLES_CUTOFF, DAYS_PER_MONTH, MIN_TI_WEEKS, TB_CUTOFF_UNITS_8WK
 from lenstop.ingest.schema import DATE_COLUMNS, IMPUTED_SUFFIX
 
 TI_CENSORED, TI_LOST, DIED_IN_TI = 0, 1, 2
@@ -37,9 +37,10 @@ TI_CENSORED, TI_LOST, DIED_IN_TI = 0, 1, 2
 CR_CENSORED, CR_EVENT, CR_DIED = 0, 1, 2
 """Codes of `aml_status` and `retreat_status`: censored, the event, death without it first."""
 
-MIN_TI_DAYS = 56
+MIN_TI_DAYS = 7 * MIN_TI_WEEKS
 """RBC-TI (IWG 2006 HI-E, kept by IWG 2018): at least 8 consecutive weeks, 56 days, without an
-RBC transfusion. Applies to RBC-TI at discontinuation and to RBC-TI regained on re-treatment."""
+RBC transfusion (`config.MIN_TI_WEEKS`). Applies to RBC-TI at discontinuation and to RBC-TI
+regained on re-treatment."""
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,18 @@ GRID_FILE = config.SENSITIVITY_GRID
 DEFAULTS: dict[str, Any] = {
     "cycles_cutoff": config.CYCLES_CUTOFF,
     "tb_cutoff": config.TB_CUTOFF_UNITS_8WK,
-    "ti_min_weeks": 8,
+    "ti_min_weeks": config.MIN_TI_WEEKS,
     "censor_later_treatment": False,
     "adjust_stop_reason": False,
     "estimator": "km",
 }
 """The published definitions: a point sets only what it changes."""
 
-_TYPES = {"cycles_cutoff": (int, float), "tb_cutoff": (int, float), "ti_min_weeks": (int,),
-          "censor_later_treatment": (bool,), "adjust_stop_reason": (bool,),
-          "estimator": (str,)}
+BUILD_KEYS = ("cycles_cutoff", "tb_cutoff")
+"""A point's keys that are also build parameters: checked by `config.check_parameters`."""
+_TYPES = {"ti_min_weeks": (int,), "censor_later_treatment": (bool,),
+          "adjust_stop_reason": (bool,), "estimator": (str,)}
+"""The grid's own keys and their types."""
 ESTIMATORS = ("km", "competing")
 
 
@@ -78,10 +80,17 @@ def load_grid(path: str | Path = GRID_FILE) -> list[Point]:
         if not isinstance(label, str) or not label.strip():
             problems.append(f"{where}: needs a `label` (the table's row text)")
         params = {k: v for k, v in entry.items() if k not in ("name", "label")}
+        try:
+            config.check_parameters({k: v for k, v in params.items() if k in BUILD_KEYS}, where)
+        except ValueError as exc:
+            problems += [f"{where}: {p}"
+                         for p in str(exc).removeprefix(f"{where}: ").split("; ")]
         for key, value in params.items():
+            if key in BUILD_KEYS:
+                continue
             if key not in _TYPES:
                 problems.append(f"{where}: unknown key {key!r} (known: "
-                                f"{', '.join(_TYPES)})")
+                                f"{', '.join((*BUILD_KEYS, *_TYPES))})")
             elif not isinstance(value, _TYPES[key]) or (
                     isinstance(value, bool) and bool not in _TYPES[key]):
                 problems.append(f"{where}: {key} = {value!r} is not a "
@@ -91,8 +100,10 @@ def load_grid(path: str | Path = GRID_FILE) -> list[Point]:
         if params.get("estimator") == "competing" and params.get("censor_later_treatment"):
             problems.append(f"{where}: censor_later_treatment and estimator: competing "
                             "cannot be combined (later treatment is not a competing event)")
-        if isinstance(params.get("ti_min_weeks"), int) and params["ti_min_weeks"] < 8:
-            problems.append(f"{where}: ti_min_weeks must be at least 8 (IWG RBC-TI)")
+        if isinstance(params.get("ti_min_weeks"), int) and \
+                params["ti_min_weeks"] < config.MIN_TI_WEEKS:
+            problems.append(f"{where}: ti_min_weeks must be at least {config.MIN_TI_WEEKS} "
+                            "(IWG RBC-TI)")
         points.append(Point(str(name), str(label), params))
     if problems:
         raise GridError("\n".join(problems))
