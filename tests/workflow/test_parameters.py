@@ -9,7 +9,7 @@ import json
 import pytest
 
 from lenstop import cli, config
-from lenstop.manuscript import variables
+from lenstop.manuscript import front_matter
 from lenstop.workflow import layout, pipeline
 from lenstop.workflow.notebooks import NOTEBOOKS
 
@@ -72,8 +72,8 @@ def test_bad_param_stops_the_build_with_one_line(capsys):
 
 
 def test_first_page_says_when_parameters_are_not_the_papers():
-    assert variables.departures(dict(config.ANALYSIS, min_cell=0)) == ""
-    text = variables.departures(dict(config.ANALYSIS, cycles_cutoff=6))
+    assert front_matter.departures(dict(config.ANALYSIS, min_cell=0)) == ""
+    text = front_matter.departures(dict(config.ANALYSIS, cycles_cutoff=6))
     assert "cycles_cutoff = 6 (published 12)" in text
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 
+from lenstop.content.fmt import pval
+
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
              "#000000")
 """Colour-blind-safe palette (Okabe & Ito 2008), blue and vermillion first."""
@@ -147,8 +149,8 @@ def forest_figure(models: dict[str, object], labels: dict[str, str], ratio: str 
             r = t.loc[term]
             ax.plot([r["ci_low"], r["ci_high"]], [yi, yi], color=colour, lw=1.4)
             ax.plot(r[ratio], yi, "s", color=colour, ms=5)
-            p = "p<0.001" if r["p"] < 0.001 else f"p={r['p']:.3f}"
-            ax.annotate(p, (1.0, yi), xycoords=("axes fraction", "data"), xytext=(3, 0),
+            ax.annotate(pval(r["p"], compact=True), (1.0, yi),
+                        xycoords=("axes fraction", "data"), xytext=(3, 0),
                         textcoords="offset points", va="center", fontsize=7)
         ax.axvline(1, color="0.5", lw=0.8, ls="--")
         ax.set_xscale("log")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from lenstop.content.fmt import p_cell
+from lenstop.content.fmt import interval, n_pct, p_cell
 from lenstop.disclosure.suppression import Cell, Cells, hide, shown
 
 MONTE_CARLO_TABLES = 20_000
@@ -39,7 +39,7 @@ def _fmt_median(x: pd.Series, digits: int, min_cell: int = 0) -> str:
     if len(x) < min_cell:  # the median of a few patients is nearly their own values
         return f"(n<{min_cell})"
     q1, med, q3 = np.percentile(x, [25, 50, 75])
-    return f"{med:.{digits}f} ({q1:.{digits}f}\u2013{q3:.{digits}f})"  # en dash
+    return interval(med, q1, q3, digits)
 
 
 def category_test(table: np.ndarray) -> tuple[float | None, str]:
@@ -173,7 +173,7 @@ def _n_pct_text(cell: Cell, total: int | None) -> str:
         return str(cell)
     if total == 0:
         return "-"
-    return f"{cell} ({100 * cell / total:.0f}%)"
+    return n_pct(cell, total)
 
 
 def to_markdown(frame: pd.DataFrame) -> str:
