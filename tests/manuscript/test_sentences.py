@@ -108,3 +108,10 @@ def test_narrative_follows_the_data_source():
     assert "not clinical evidence" in synthetic["meaning"]
     assert real["finding"].startswith("In 118 patients of registry.xlsx")
     assert "56.3 months" in real["conclusion"] and "synthetic" not in real["conclusion"]
+
+
+def test_an_exclusion_label_keeps_its_abbreviation():
+    text = sentences.exclusion_text(
+        [{"n": 3, "label": "RBC-TI for less than 8 weeks when LEN was stopped"}], 121, 118)
+    assert "because of RBC-TI for less than 8 weeks" in text
+    assert sentences.lower_first("Follow-up under 8 weeks") == "follow-up under 8 weeks"

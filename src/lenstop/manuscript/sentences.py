@@ -106,6 +106,13 @@ def missing_text(missing: dict[str, int | str]) -> str:
     return f"values were missing for {_join(parts)}" if parts else "no value was missing"
 
 
+def lower_first(label: str) -> str:
+    """A label inside a sentence: its first letter in lower case, unless the first word is an
+    abbreviation ('RBC-TI for less than 8 weeks' stays, 'Missing date' -> 'missing date')."""
+    word = label.split(" ", 1)[0]
+    return label if sum(c.isupper() for c in word) > 1 else label[:1].lower() + label[1:]
+
+
 def exclusion_text(exclusions: list[dict], assessed: int | str, n: int | str) -> str:
     """'Of 120 patients assessed, 2 were excluded (...); 118 were analysed', or that none was."""
     excluded = [e for e in exclusions if e["n"] not in (0, "0")]
@@ -113,7 +120,7 @@ def exclusion_text(exclusions: list[dict], assessed: int | str, n: int | str) ->
         return (f"All {assessed} patients assessed met the study's definitions and were "
                 "analysed")
     return (f"Of {assessed} patients assessed, " + _join([f"{e['n']} were excluded because of "
-            f"{e['label'][0].lower()}{e['label'][1:]}" for e in excluded]) + f"; {n} were analysed")
+            f"{lower_first(e['label'])}" for e in excluded]) + f"; {n} were analysed")
 
 
 def imputed_text(k: int) -> str:
