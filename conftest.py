@@ -23,6 +23,11 @@ collect_ignore_glob = ["tests/fixtures/*"]
 SHARED_BUILD = "shared build (tests/_builds.py)"
 """The work unit of every test file that uses the session's shared build."""
 
+SHARED_ORDER = ("test_atomic_build.py", "test_bad_input_catalogue.py", "test_cohort_cache.py",
+                "test_determinism.py", "test_report.py")
+"""The order in which the shared build is handed on (tests/_builds.py): the files live in
+different stage folders, so collection order alone would make the helpers rebuild it."""
+
 _scratch: str | None = None
 
 
@@ -84,5 +89,11 @@ def pytest_collection_modifyitems(config, items):
     for index, (item, unit) in enumerate(zip(items, units, strict=True)):
         slow[unit] = slow.get(unit, 0) + (item.get_closest_marker("slow") is not None)
         first.setdefault(unit, index)
-    order = sorted(range(len(items)), key=lambda i: (-slow[units[i]], first[units[i]], i))
+    def rank(i: int) -> int:  # the shared build's files in the order tests/_builds.py hands it on
+        name = items[i].nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+        return SHARED_ORDER.index(name) if units[i] == SHARED_BUILD and name in SHARED_ORDER \
+            else len(SHARED_ORDER)
+
+    order = sorted(range(len(items)),
+                   key=lambda i: (-slow[units[i]], first[units[i]], rank(i), i))
     items[:] = [items[i] for i in order]

@@ -64,7 +64,7 @@ def _too_few_events(r: dict, events: int = 4) -> dict:
 
 
 def test_model_not_estimable_reads_as_sentences(shipped_results):
-    v = variables.build(_too_few_events(shipped_results), commit="test")
+    v = variables.from_results(_too_few_events(shipped_results), commit="test")
     _assert_clean(v)
     cox = v["cox"]
     assert cox["multi_sentence"] == (
@@ -86,7 +86,7 @@ def test_one_factor_not_estimable_is_named_in_place(shipped_results):
     hb = next(t for t in ti["cox_univariable"] if t["term"] == "hb")
     hb.update(hr=None, ci_low=None, ci_high=None, p=None, note="term 'hb' has no variation "
               "(a single value)")
-    sentence = variables.build(shipped_results, commit="t")["cox"]["uni_sentence"]
+    sentence = variables.from_results(shipped_results, commit="t")["cox"]["uni_sentence"]
     assert sentence.startswith("the hazard ratios for loss of RBC-TI were 0.")
     assert sentence.endswith("and not estimable (term Hb at withdrawal has no variation (a "
                              "single value)) per g/dL of Hb at withdrawal")
@@ -94,7 +94,7 @@ def test_one_factor_not_estimable_is_named_in_place(shipped_results):
 
 def test_fitted_model_states_the_patients_it_used(shipped_results):
     multi = shipped_results["ti_duration"]["cox_multivariable"]
-    v = variables.build(shipped_results, commit="t")
+    v = variables.from_results(shipped_results, commit="t")
     assert v["cox"]["multi_sentence"].startswith(
         f"In the multivariable model, fitted on all {multi['n']} patients with "
         f"{multi['events']} events, the hazard ratios were 0.")
@@ -104,7 +104,7 @@ def test_fitted_model_states_the_patients_it_used(shipped_results):
         f"of {multi['n']} patients: hazard ratios 0.")
     assert "(95% CI" in v["cox"]["abstract"] and " for Hb per g/dL." in v["cox"]["abstract"]
     multi.update(n=multi["n"] - 5, n_dropped=5)
-    sentence = variables.build(shipped_results, commit="t")["cox"]["multi_sentence"]
+    sentence = variables.from_results(shipped_results, commit="t")["cox"]["multi_sentence"]
     assert f"the {multi['n']} of {multi['n'] + 5} patients with complete data (5 left out " \
            "for missing values)" in sentence
 
@@ -128,7 +128,7 @@ def test_nobody_reevaluated_retreated_or_losing_ti(shipped_results):
         row.update(survival=1.0, ci_low=None, ci_high=None)
     for row in ti["cif_at_months"].values():
         row.update(cif=0.0, ci_low=None, ci_high=None)
-    v = variables.build(r, commit="t")
+    v = variables.from_results(r, commit="t")
     _assert_clean(v)
     assert v["cyto"]["sentence"].endswith("none had a cytogenetic re-evaluation after "
                                           "discontinuation, so loss of CCyR could not be "
@@ -150,7 +150,7 @@ def test_nobody_reevaluated_retreated_or_losing_ti(shipped_results):
 def test_followup_median_not_reached(shipped_results):
     ti = shipped_results["ti_duration"]
     ti.update(followup_median_months=None, followup_median_months_ci=[None, None])
-    v = variables.build(shipped_results, commit="t")
+    v = variables.from_results(shipped_results, commit="t")
     assert v["ti"]["followup_text"].startswith("not estimable (")
     assert v["ti"]["abstract"].startswith("Over the available follow-up, 50 patients lost")
 

@@ -30,7 +30,7 @@ def _as_extract(merged: dict, name: str) -> dict:
 
 
 def test_synthetic_build_draws_no_clinical_conclusion(shipped):
-    v = variables.build(shipped, commit="t")
+    v = variables.from_results(shipped, commit="t")
     story = v["story"]
     assert "not evidence about patients" in story["conclusion"]
     assert "simulated" in story["finding"] and "not clinical evidence" in story["meaning"]
@@ -42,7 +42,7 @@ def test_synthetic_build_draws_no_clinical_conclusion(shipped):
 
 
 def test_a_registry_extract_states_its_own_findings(shipped):
-    v = variables.build(_as_extract(shipped, "registry_2026-11.xlsx"), commit="t")
+    v = variables.from_results(_as_extract(shipped, "registry_2026-11.xlsx"), commit="t")
     story = v["story"]
     n, median = shipped["cohort"]["n_patients"], shipped["ti_duration"]["ti_median_months"]
     assert story["conclusion"].startswith(f"In this extract ({n} patients), the median RBC-TI "

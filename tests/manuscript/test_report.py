@@ -85,6 +85,18 @@ def test_build_writes_report_in_the_build_folder(built):
     assert "[notebook 02_ti_duration] done" in built["first"].stdout
 
 
+def test_every_figure_a_build_saves_has_svg_and_png(built):
+    """Each figure the notebooks save lands in the build's figures/ as SVG and PNG, and the
+    build saves the same figures as the committed run."""
+    figures = built["out"] / "figures"
+    svgs = {p.stem for p in figures.glob("*.svg")}
+    pngs = {p.stem for p in figures.glob("*.png")}
+    assert svgs == pngs and len(svgs) >= 7, sorted(svgs ^ pngs)
+    assert svgs == {p.stem for p in config.FIGURES_DIR.glob("*.svg")}
+    assert all((figures / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+               for name in pngs)
+
+
 def test_results_equal_the_committed_ones_but_for_the_file_name(built):
     mine = results.read(built["out"] / "results" / "results.json")
     shipped = results.read(config.RESULTS_FILE)

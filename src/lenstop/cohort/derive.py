@@ -1,4 +1,5 @@
-"""Analysis variables derived from the validated cohort, in one tested place.
+"""The analysis table: the variables each analysis uses, derived from the validated cohort in one
+tested place.
 
 Time zero is LEN discontinuation. Months are days / 30.4375. Follow-up ends at death or, for
 patients alive, at last contact.
