@@ -609,11 +609,11 @@ def edit_notebook(path: Path, i: int) -> None:
 PEER_RENDER = """
 import sys
 from pathlib import Path
-from lenstop.workflow import pipeline
+from lenstop.workflow import steps
 folder = Path(sys.argv[1])
-pipeline.merge(folder)
-pipeline.write_variables(folder)
-pipeline.render(folder)
+steps.merge(folder)
+steps.write_variables(folder)
+steps.render(folder)
 """
 
 
@@ -799,7 +799,7 @@ def bench_peer(tree: Tree, runs: int, report: Report) -> Peer:
             command="cd notebooks; for nb in "
             + " ".join(f"{nb}.ipynb" for nb in tree.info["notebooks"])
             + "; do papermill $nb ../build/scratch/notebooks/$nb; done; then "
-            "one python: lenstop.workflow.pipeline merge, write_variables, render of build/scratch",
+            "one python: lenstop.workflow.steps merge, write_variables, render of build/scratch",
         )
     )
     report.figures.update(peer=median(walls), peer_render=render)

@@ -19,7 +19,7 @@ def _validate(args: argparse.Namespace) -> int:
     from lenstop.ingest.validate import load_cohort
 
     if args.stamp:  # the workflow's rule: the crosswalk comes from config.MAPPING_ENV
-        from lenstop.workflow.pipeline import validate_stamp
+        from lenstop.workflow.stamp import validate_stamp
 
         if args.mapping:
             os.environ[config.MAPPING_ENV] = str(Path(args.mapping).resolve())
@@ -31,7 +31,7 @@ def _validate(args: argparse.Namespace) -> int:
         if args.report:
             _quality_report(args, exc.problems, list(exc.notes))
         raise
-    from lenstop.workflow.pipeline import print_loading_messages
+    from lenstop.workflow.stamp import print_loading_messages
 
     print_loading_messages(warnings)
     print(f"{Path(args.data).name}: {len(cohort)} patients, all checks passed.")
@@ -172,7 +172,7 @@ def _default_build(data: str) -> Path:
 
 
 def _step(args: argparse.Namespace) -> int:
-    from lenstop.workflow import pipeline
+    from lenstop.workflow import steps
 
     if args.command == "run-notebook":
         if args.sensitivity:
@@ -180,17 +180,19 @@ def _step(args: argparse.Namespace) -> int:
 
             os.environ[POINTS_ENV] = (args.sensitivity if args.sensitivity == "skip" else
                                       str(Path(args.sensitivity).resolve()))
-        pipeline.run_notebook(args.name, Path(args.data), Path(args.out), args.min_cell,
-                              args.sheet)
+        from lenstop.workflow.notebooks import run_notebook
+
+        run_notebook(args.name, Path(args.data), Path(args.out), args.min_cell,
+                     args.sheet)
     elif args.command == "merge":
-        pipeline.merge(Path(args.out), args.min_cell, Path(args.data) if args.data else None)
+        steps.merge(Path(args.out), args.min_cell, Path(args.data) if args.data else None)
     elif args.command == "variables":
-        pipeline.write_variables(Path(args.out), bool(args.line_numbers))
+        steps.write_variables(Path(args.out), bool(args.line_numbers))
     elif args.command == "stage":
-        pipeline.stage(Path(args.out), Path(args.data) if args.data else None,
-                       args.min_cell, args.sheet)
+        steps.stage(Path(args.out), Path(args.data) if args.data else None,
+                    args.min_cell, args.sheet)
     elif args.command == "render":
-        pipeline.render(Path(args.project))
+        steps.render(Path(args.project))
     elif args.command == "publish":
         from lenstop.workflow.publish import publish
 

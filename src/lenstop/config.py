@@ -13,6 +13,13 @@ DATA_DIR = ROOT / "data"
 SYNTHETIC_COHORT = DATA_DIR / "synthetic" / "cohort.csv"
 PRIVATE_DIR = DATA_DIR / "private"
 NOTEBOOKS_DIR = ROOT / "notebooks"
+NOTEBOOKS = ("01_cohort", "02_ti_duration", "03_cytogenetics", "04_retreatment", "05_outcomes",
+             "06_simulation", "07_sensitivity")
+"""The analysis notebooks (in NOTEBOOKS_DIR), in report order; each writes the results section
+`SECTION_OF[name]`."""
+
+SECTION_OF = dict(zip(NOTEBOOKS, ("cohort", "ti_duration", "cytogenetics", "retreatment",
+                                  "outcomes", "simulation", "sensitivity"), strict=True))
 FIGURES_DIR = ROOT / "figures"
 RESULTS_DIR = ROOT / "results"
 RESULTS_FILE = RESULTS_DIR / "results.json"
@@ -129,6 +136,11 @@ MANUSCRIPT_SOURCES = ("report.qmd", "_quarto.yml", "references.bib", "vancouver.
                       "config/report.yaml", "config/offline.scss")
 """The manuscript's sources (project-relative): what the renderer reads besides the build's
 notebooks and variables; staged into every build folder, scanned as text that is not data."""
+
+OUTPUT_ENV = "LENSTOP_OUTPUT_DIR"
+"""Environment variable that redirects a notebook's outputs (`lenstop.cohort.study`): the build
+runs each notebook in its own staging folder, and the tests must not touch the committed
+figures. Here, not in study, so that the notebook step need not import the notebooks' stack."""
 
 MAPPING_ENV = "LENSTOP_MAPPING"
 """The crosswalk (lenstop.ingest.crosswalk) of the running build: `lenstop build --mapping` sets

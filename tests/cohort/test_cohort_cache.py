@@ -18,6 +18,7 @@ from lenstop.disclosure import placement
 from lenstop.ingest import validate
 from lenstop.ingest.validate import load_cohort
 from lenstop.workflow import layout, pipeline
+from lenstop.workflow import stamp as stamp_module
 from tests._builds import first_build
 from tests.conftest import write_csv
 
@@ -163,19 +164,19 @@ def test_open_study_uses_the_cache(extract, work, validations):
 def test_the_stamp_is_rewritten_only_when_stale(extract, work):
     cohort, _ = load_cohort(extract)
     stamp = work / "validated.json"
-    assert pipeline.write_stamp(extract, stamp, cohort)
+    assert stamp_module.write_stamp(extract, stamp, cohort)
     written = stamp.stat().st_mtime_ns
-    assert not pipeline.write_stamp(extract, stamp, cohort)  # current: left as it is
+    assert not stamp_module.write_stamp(extract, stamp, cohort)  # current: left as it is
     assert stamp.stat().st_mtime_ns == written
     past = time.time() - 3600
     os.utime(stamp, (past, past))  # older than the extract (same bytes): Snakemake would rerun
-    assert pipeline.write_stamp(extract, stamp, cohort)
+    assert stamp_module.write_stamp(extract, stamp, cohort)
     assert stamp.stat().st_mtime_ns >= extract.stat().st_mtime_ns
     future = time.time() + 3600
     os.utime(extract, (future, future))  # an extract dated ahead of the clock
-    assert pipeline.write_stamp(extract, stamp, cohort)
+    assert stamp_module.write_stamp(extract, stamp, cohort)
     assert stamp.stat().st_mtime_ns >= extract.stat().st_mtime_ns
-    assert not pipeline.write_stamp(extract, stamp, cohort)
+    assert not stamp_module.write_stamp(extract, stamp, cohort)
 
 
 def _jobs(text: str) -> set[str]:

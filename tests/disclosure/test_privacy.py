@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from lenstop import config
+from lenstop.config import NOTEBOOKS
 from lenstop.content.tables import Row, table_one
 from lenstop.disclosure import leak_scan, placement
 from lenstop.disclosure.leak_scan import Needles, scan
@@ -27,7 +28,6 @@ from lenstop.errors import PrivacyError
 from lenstop.ingest.validate import load_cohort
 from lenstop.manuscript import results
 from lenstop.workflow.layout import build_dir
-from lenstop.workflow.notebooks import NOTEBOOKS
 from tests._builds import lenstop
 from tests.conftest import write_csv
 
@@ -381,10 +381,10 @@ def test_quarto_pre_render_of_a_min_cell_build_keeps_its_minimum(canary_build):
 
 
 def test_every_build_folder_but_the_project_is_staged_as_a_quarto_project(tmp_path):
-    from lenstop.workflow import pipeline
+    from lenstop.workflow import steps
 
     stage = tmp_path / "stage"
-    pipeline.stage(stage, config.SYNTHETIC_COHORT, min_cell=5)  # shipped cohort, min 5
+    steps.stage(stage, config.SYNTHETIC_COHORT, min_cell=5)  # shipped cohort, min 5
     env = (stage / "_environment").read_text()
     assert 'LENSTOP_MIN_CELL="5"' in env and (stage / "workflow" / "pre-render.sh").is_file()
     assert f'LENSTOP_DATA="{config.SYNTHETIC_COHORT}"' in env

@@ -20,7 +20,7 @@ import pytest
 
 from lenstop import config, files
 from lenstop.manuscript import results
-from lenstop.workflow.pipeline import FAULT_ENV
+from lenstop.workflow.notebooks import FAULT_ENV
 from lenstop.workflow.publish import _copy_atomic, _notebook_signature
 from tests._builds import (
     changed_extract,

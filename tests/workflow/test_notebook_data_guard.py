@@ -19,10 +19,10 @@ import nbformat
 import pytest
 
 from lenstop import config, files
+from lenstop.config import NOTEBOOKS
 from lenstop.disclosure import placement
 from lenstop.errors import PrivacyError
 from lenstop.manuscript import results
-from lenstop.workflow.notebooks import NOTEBOOKS
 
 
 def _notebook(path: Path, *cells: str, parameters: str = "data_path = None\nsheet = None"):

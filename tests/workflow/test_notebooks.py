@@ -13,8 +13,9 @@ import pytest
 
 from lenstop import config, files
 from lenstop.cohort.study import PrivacyError, open_study
+from lenstop.config import NOTEBOOKS, SECTION_OF
 from lenstop.manuscript import results
-from lenstop.workflow.notebooks import NOTEBOOKS, SECTION_OF, execute
+from lenstop.workflow.notebooks import execute
 from tests.conftest import write_csv
 
 PARAMETERS = {"data_path", "sheet", "output_dir", "cycles_cutoff", "tb_cutoff", "alpha",

@@ -9,9 +9,10 @@ import json
 import pytest
 
 from lenstop import cli, config
+from lenstop.config import NOTEBOOKS
+from lenstop.errors import StepError
 from lenstop.manuscript import front_matter
-from lenstop.workflow import layout, pipeline
-from lenstop.workflow.notebooks import NOTEBOOKS
+from lenstop.workflow import layout, runner
 
 
 def _parameter_cell(name: str) -> dict:
@@ -78,7 +79,7 @@ def test_first_page_says_when_parameters_are_not_the_papers():
 
 
 def test_a_profile_is_a_folder_or_a_name_under_workflow_profiles(tmp_path):
-    assert pipeline.profile_dir("slurm") == config.ROOT / "workflow" / "profiles" / "slurm"
-    assert pipeline.profile_dir(tmp_path) == tmp_path.resolve()
-    with pytest.raises(pipeline.StepError, match="no Snakemake profile nosuch"):
-        pipeline.profile_dir("nosuch")
+    assert runner.profile_dir("slurm") == config.ROOT / "workflow" / "profiles" / "slurm"
+    assert runner.profile_dir(tmp_path) == tmp_path.resolve()
+    with pytest.raises(StepError, match="no Snakemake profile nosuch"):
+        runner.profile_dir("nosuch")

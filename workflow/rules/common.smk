@@ -4,11 +4,11 @@
 import shlex
 from pathlib import Path
 
-from lenstop.config import MANUSCRIPT_SOURCES, ROOT
+from lenstop.config import MANUSCRIPT_SOURCES, NOTEBOOKS, ROOT
 from lenstop.manuscript.variables import TYPST_HEADER
 from lenstop.workflow import simulation_plan
 from lenstop.workflow.layout import REPORT_FILES
-from lenstop.workflow.notebooks import NOTEBOOKS, closure, code_inputs
+from lenstop.workflow.notebooks import closure, code_inputs
 from lenstop.workflow.sensitivity_grid import GRID_FILE, load_grid
 
 DATA = config["data"]

@@ -12,7 +12,7 @@ rule sensitivity_point:
     threads: 1
     resources: mem_mb=1000, runtime=10
     # a fit takes a fraction of a second: run in Snakemake's own process (--force-use-threads,
-    # lenstop.workflow.pipeline), not a new interpreter that imports the scientific stack per
+    # lenstop.workflow.runner), not a new interpreter that imports the scientific stack per
     # point; on a cluster each point is still its own job
     run:
         from lenstop.analyses.sensitivity import run_job

@@ -30,9 +30,7 @@ from lenstop.manuscript import results
 SCRATCH_DIR = config.BUILD_DIR / "scratch"
 """Where a notebook run by hand on the shipped cohort writes (git-ignored)."""
 
-OUTPUT_ENV = "LENSTOP_OUTPUT_DIR"
-"""Environment variable that redirects outputs: the build runs each notebook in its own staging
-folder, and the tests must not touch the committed figures."""
+OUTPUT_ENV = config.OUTPUT_ENV
 
 
 def default_output_dir(data_path: Path, min_cell: int | None = None) -> Path:

@@ -25,7 +25,7 @@ def report_files() -> tuple[str, ...]:
     """What the render step writes (as Quarto names them): the article site's index.html, the
     PDF, and for each notebook an HTML preview and the notebook itself, which every embedded
     figure and table links to."""
-    from lenstop.workflow.notebooks import NOTEBOOKS
+    from lenstop.config import NOTEBOOKS
 
     return ("_manuscript/index.html", "_manuscript/report.pdf",
             *(f"_manuscript/notebooks/{nb}{end}" for nb in NOTEBOOKS

@@ -55,7 +55,7 @@ def _copy_atomic(src: Path, dest: Path, keep_mtime: bool = False) -> None:
 
 def _publication(out: Path, until: str) -> list[str]:
     """The files a build publishes (paths relative to the build folder), report last."""
-    from lenstop.workflow.notebooks import NOTEBOOKS
+    from lenstop.config import NOTEBOOKS
 
     work = work_dir(out)
     products: list[str] = []
