@@ -111,9 +111,8 @@ def test_split_at_a_cut():
     assert td.split(x, float("nan"), "lo", "hi").isna().all()
 
 
-@pytest.mark.xfail(strict=True, reason="kept as notebook 02 did it (outputs unchanged): a "
-                   "missing age or Hb is not above the cut and lands in the low group")
 def test_split_leaves_a_missing_value_blank():
+    """A patient without an age or Hb is in neither panel group (was put in the low one)."""
     assert td.split(pd.Series([1.0, np.nan, 3.0]), 2.0, "lo", "hi").isna().tolist() == [
         False, True, False]
 

@@ -344,11 +344,11 @@ def forest(mf: ModelFrame, models: Models):
 # --- Kaplan-Meier by published factor -----------------------------------------------------------
 
 def split(values: pd.Series, cut: float, low_label: str, high_label: str) -> pd.Series:
-    """Two groups at `cut` (above it: `high_label`); all blank when the cut is missing.
-    A missing value compares as not above the cut and so falls in the low group."""
+    """Two groups at `cut` (above it: `high_label`); blank where the value is missing (not
+    in the low group), and all blank when the cut is missing."""
     if pd.isna(cut):
         return pd.Series(pd.NA, index=values.index, dtype="object")
-    return (values > cut).map({False: low_label, True: high_label})
+    return (values > cut).map({False: low_label, True: high_label}).where(values.notna(), pd.NA)
 
 
 @dataclass
