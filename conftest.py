@@ -33,6 +33,11 @@ _scratch: str | None = None
 
 def pytest_configure(config):
     global _scratch
+    # the sanitizer named in pyproject's addopts is relative to the project, wherever pytest
+    # was started from
+    sanitizer = getattr(config.option, "nbval_sanitize_with", None)
+    if sanitizer and not Path(sanitizer).is_absolute():
+        config.option.nbval_sanitize_with = str(config.rootpath / sanitizer)
     _scratch = tempfile.mkdtemp(prefix="lenstop-nbval-")
     os.environ["LENSTOP_OUTPUT_DIR"] = _scratch
     # builds in tests use the pandoc/Typst renderer even where Quarto is installed; the
