@@ -321,8 +321,8 @@ class Tree:
 
 
 INTROSPECT = """
-import json, lenstop, lenstop.config as c, lenstop.workflow.notebooks as n
-print(json.dumps({"package": lenstop.__file__, "notebooks": list(n.NOTEBOOKS),
+import json, lenstop, lenstop.config as c
+print(json.dumps({"package": lenstop.__file__, "notebooks": list(c.NOTEBOOKS),
                   "sources": list(c.MANUSCRIPT_SOURCES)}))
 """
 
@@ -351,7 +351,7 @@ def make_tree(base: Path, how: str) -> Tree:
     ]
     if missing:
         raise SystemExit(
-            f"lenstop.workflow.notebooks.NOTEBOOKS names {', '.join(missing)}, "
+            f"lenstop.config.NOTEBOOKS names {', '.join(missing)}, "
             "which notebooks/ does not have"
         )
     log(
