@@ -55,3 +55,45 @@ def test_tests_mirror_the_stage_folders():
     for stage in STAGES:
         folder = tests / stage
         assert any(folder.glob("test_*.py")), f"tests/{stage}/ has no tests"
+
+
+def _imports_of(path) -> set[str]:
+    """The lenstop modules a source file imports, at its top or lazily inside functions."""
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lenstop"):
+            found |= {node.module, *(f"{node.module}.{a.name}" for a in node.names)}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("lenstop")}
+    return found
+
+
+def test_no_import_circles():
+    """No module reaches itself through what it imports (lazy imports counted): each stage
+    uses the ones before it, never the other way round."""
+    package = config.PACKAGE_DIR
+    modules = {}
+    for path in package.rglob("*.py"):
+        parts = path.relative_to(package.parent).with_suffix("").parts
+        modules[".".join(parts).removesuffix(".__init__")] = path
+    graph = {name: {m for m in _imports_of(path) if m in modules and m != name
+                    and not m.startswith(f"{name}.") and not name.startswith(f"{m}.")}
+             for name, path in modules.items()}
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    circles = []
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for dep in sorted(graph[name]):
+            if state.get(dep) == 1:
+                circles.append(" -> ".join([*path[path.index(dep):], dep]))
+            elif dep not in state:
+                visit(dep, [*path, dep])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert not circles, "import circles: " + "; ".join(circles)
