@@ -17,7 +17,7 @@ from lenstop import config, files
 from lenstop.cohort.study import PrivacyError, open_study
 from lenstop.config import NOTEBOOKS, SECTION_OF
 from lenstop.manuscript import results
-from lenstop.workflow.notebooks import execute
+from lenstop.workflow.notebooks import IPCKernelManager, scrub
 from tests.conftest import write_csv
 
 PARAMETERS = {"data_path", "sheet", "output_dir", "cycles_cutoff", "tb_cutoff", "alpha",
@@ -95,6 +95,19 @@ def test_results_reproduce_the_published_figures():
     assert multi["ltb"]["hr"] < 1 and multi["cycles_ge_cutoff"]["hr"] < 1
     assert multi["age_per10"]["hr"] > 1 and multi["hb"]["hr"] < 1
     assert all(t["p"] < 0.05 for t in multi.values())
+
+
+def execute(notebook, output, parameters: dict):
+    """Run `notebook` by hand with papermill `parameters` (as a researcher would, outside a
+    build) into `output`, scrubbed of timestamps."""
+    import papermill
+
+    papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
+                               kernel_name="python3", cwd=str(config.NOTEBOOKS_DIR),
+                               progress_bar=False, log_output=False,
+                               kernel_manager_class=IPCKernelManager)
+    nbformat.write(scrub(nbformat.read(output, as_version=4)), output)
+    return output
 
 
 @pytest.mark.slow

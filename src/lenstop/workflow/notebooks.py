@@ -159,27 +159,6 @@ def scrub(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(notebook: Path, output: Path, parameters: dict, cwd: Path | None = None,
-            kernel: str = "python3", progress: bool = False) -> Path:
-    """Run `notebook` with `parameters` into `output` (atomically), scrubbed of timestamps."""
-    import papermill
-
-    output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.stem}.running{os.getpid()}.ipynb")
-    try:
-        papermill.execute_notebook(str(notebook), str(tmp), parameters=parameters,
-                                   kernel_name=kernel, cwd=str(cwd or Path(notebook).parent),
-                                   progress_bar=progress, log_output=False,
-                                   kernel_manager_class=IPCKernelManager)
-        nb = scrub(nbformat.read(tmp, as_version=4))
-        nbformat.write(nb, tmp)
-        os.replace(tmp, output)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return output
-
-
 # ------------------------------------------------------------------ the notebook step
 
 FAULT_ENV = "LENSTOP_TEST_FAULT"
