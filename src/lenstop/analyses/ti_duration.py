@@ -15,7 +15,13 @@ from dataclasses import dataclass
 import pandas as pd
 
 from lenstop.cohort.derive import DIED_IN_TI, TI_LOST, merge_sparse
-from lenstop.content.figures import MONTHS_LABEL, OKABE_ITO, data_stamp, forest_figure
+from lenstop.content.figures import (
+    MONTHS_LABEL,
+    OKABE_ITO,
+    censor_ticks,
+    data_stamp,
+    forest_figure,
+)
 from lenstop.content.fmt import p_cell
 from lenstop.content.tables import Table
 from lenstop.disclosure.suppression import Cells, km_stop
@@ -410,7 +416,8 @@ def factor_figure(f: Factors, data_label: str, min_cell: int = 0):
                                         strict=False):
             kmf = KaplanMeierFitter().fit(sub["ti_months"], sub["ti_lost"],
                                           label=f"{level} (n={f.sizes[col][level]})")
-            kmf.plot_survival_function(ax=ax, ci_show=False, color=colour, show_censors=True,
+            kmf.plot_survival_function(ax=ax, ci_show=False, color=colour,
+                                       show_censors=censor_ticks(kmf),
                                        censor_styles={"ms": 4},  # to min_cell patients at risk
                                        loc=slice(0, km_stop(kmf, min_cell)))
         ax.set_title(title, fontsize=9, loc="left")

@@ -54,6 +54,26 @@ def data_stamp(fig, label: str) -> None:
     fig.text(0.995, 0.995, label, ha="right", va="top", fontsize=7, color="0.4")
 
 
+MAX_CENSOR_TICKS = 500
+"""Censored patients up to which a Kaplan-Meier curve marks each with a tick: beyond it (a
+registry of thousands) the ticks merge into a thick line that hides the curve."""
+
+
+def censor_ticks(kmf) -> bool:
+    """Whether curve `kmf` marks its censored patients (at most `MAX_CENSOR_TICKS` of them)."""
+    return int((kmf.event_observed == 0).sum()) <= MAX_CENSOR_TICKS
+
+
+def thousands_at_risk(ax: plt.Axes) -> None:
+    """Numbers at risk of 1,000 or more with thousands separators ('64,861', not '64861')."""
+    import re
+
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    ax.set_xticks(ax.get_xticks(), [re.sub(r"(?<![\w.,<])(\d{4,})(?![\w.])",
+                                           lambda m: f"{int(m.group(1)):,}", text)
+                                    for text in labels])
+
+
 def km_figure(fitters: dict[str, object], title: str = "", ylabel: str = "Probability",
               xmax: float | None = None, step: float = 12, ci: bool = True,
               figsize: tuple[float, float] = (6.5, 4.6), min_cell: int = 0,
@@ -61,6 +81,7 @@ def km_figure(fitters: dict[str, object], title: str = "", ylabel: str = "Probab
     """Kaplan-Meier curves (lifelines fitters) with 95% bands and a number-at-risk table below.
 
     Ticks every `step` months; the at-risk table sits under the axis, as journals expect.
+    Censored patients are ticked while there are at most `MAX_CENSOR_TICKS` of them.
     With a minimum cell size (`min_cell` > 0) numbers at risk below it show as '<min_cell' and
     each curve stops where fewer than `min_cell` patients remain at risk (its later steps
     would be single patients' event times).
@@ -75,7 +96,8 @@ def km_figure(fitters: dict[str, object], title: str = "", ylabel: str = "Probab
         stop = km_stop(kmf, min_cell)
         truncated |= stop < float(kmf.timeline.max())
         kmf.plot_survival_function(ax=ax, ci_show=ci, color=colour, label=label,
-                                   show_censors=True, censor_styles={"ms": 5, "marker": "|"},
+                                   show_censors=censor_ticks(kmf),
+                                   censor_styles={"ms": 5, "marker": "|"},
                                    loc=slice(0, stop))
     if truncated:
         ax.text(0.99, 0.97, f"curves stop where fewer than {min_cell} patients remain at risk",
@@ -95,10 +117,11 @@ def km_figure(fitters: dict[str, object], title: str = "", ylabel: str = "Probab
         ax.get_legend().remove() if ax.get_legend() else None
     add_at_risk_counts(*fitters.values(), ax=ax, rows_to_show=["At risk"],
                        xticks=ax.get_xticks().tolist(), labels=list(fitters))
-    if min_cell:
-        for risk in fig.axes:  # lifelines draws the table as the tick labels of a twin axis
-            if risk is not ax:
+    for risk in fig.axes:  # lifelines draws the table as the tick labels of a twin axis
+        if risk is not ax:
+            if min_cell:
                 suppress_at_risk(risk, min_cell)
+            thousands_at_risk(risk)
     fig.tight_layout()
     return fig
 
