@@ -49,3 +49,16 @@ def test_a_small_cohort_keeps_its_plain_numbers_and_ticks():
     markers = [line for line in fig.axes[0].get_lines() if line.get_marker() == "|"]
     assert markers, "censored patients of a small cohort are ticked"
     plt.close(fig)
+
+
+def test_every_at_risk_row_is_written_alike():
+    """The rows under the cumulative-incidence figures (AML, LEN restart) go through the same
+    writer as the Kaplan-Meier ones: separators, and '<min_cell' below the minimum cell size."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.set_xticks([0, 12, 24, 200])
+    figures.at_risk_row(ax, [_fitter(5000)], ["At risk"], min_cell=5)
+    text = _risk_labels(fig)
+    assert "5,000" in text and "<5" in text  # nobody is left at risk at 200 months
+    plt.close(fig)

@@ -100,9 +100,8 @@ def aml_figure(o: Outcomes, a: pd.DataFrame, data_label: str, min_cell: int = 0)
     patients still at risk of either (alive, AML-free, followed) below."""
     import matplotlib.pyplot as plt
     from lifelines import KaplanMeierFitter
-    from lifelines.plotting import add_at_risk_counts
 
-    from lenstop.content.figures import suppress_at_risk
+    from lenstop.content.figures import at_risk_row
 
     fig, ax = plt.subplots(figsize=(6.5, 4.4))
     o.aml.fitter.plot(ax=ax, color=OKABE_ITO[1], label="AML progression",
@@ -117,12 +116,7 @@ def aml_figure(o: Outcomes, a: pd.DataFrame, data_label: str, min_cell: int = 0)
     e = ENDPOINTS["aml"]
     risk = KaplanMeierFitter().fit(a[e.duration_col].astype(float),
                                    (a[e.event_col] > 0).astype(int), label="At risk")
-    add_at_risk_counts(risk, ax=ax, rows_to_show=["At risk"], xticks=ax.get_xticks().tolist(),
-                       labels=["At risk"])
-    if min_cell:
-        for twin in fig.axes:  # lifelines draws the counts as a twin axis's tick labels
-            if twin is not ax:
-                suppress_at_risk(twin, min_cell)
+    at_risk_row(ax, [risk], ["At risk"], min_cell)
     data_stamp(fig, data_label)
     fig.tight_layout()
     return fig

@@ -64,7 +64,21 @@ def censor_ticks(kmf) -> bool:
     return int((kmf.event_observed == 0).sum()) <= MAX_CENSOR_TICKS
 
 
-def thousands_at_risk(ax: plt.Axes) -> None:
+def at_risk_row(ax: plt.Axes, fitters: list, labels: list[str], min_cell: int = 0) -> None:
+    """The number-at-risk row under `ax` (lifelines' table, at the axis' ticks), as every
+    figure shows it: below `min_cell` as '<min_cell', 1,000 or more with separators."""
+    from lifelines.plotting import add_at_risk_counts
+
+    add_at_risk_counts(*fitters, ax=ax, rows_to_show=["At risk"],
+                       xticks=ax.get_xticks().tolist(), labels=labels)
+    for risk in ax.figure.axes:  # lifelines draws the table as the tick labels of a twin axis
+        if risk is not ax:
+            if min_cell:
+                _suppress_at_risk(risk, min_cell)
+            _thousands_at_risk(risk)
+
+
+def _thousands_at_risk(ax: plt.Axes) -> None:
     """Numbers at risk of 1,000 or more with thousands separators ('64,861', not '64861')."""
     import re
 
@@ -86,8 +100,6 @@ def km_figure(fitters: dict[str, object], title: str = "", ylabel: str = "Probab
     each curve stops where fewer than `min_cell` patients remain at risk (its later steps
     would be single patients' event times).
     """
-    from lifelines.plotting import add_at_risk_counts
-
     from lenstop.disclosure.suppression import km_stop
 
     fig, ax = plt.subplots(figsize=figsize)
@@ -115,18 +127,12 @@ def km_figure(fitters: dict[str, object], title: str = "", ylabel: str = "Probab
         data_stamp(fig, data_label)
     if len(fitters) == 1:
         ax.get_legend().remove() if ax.get_legend() else None
-    add_at_risk_counts(*fitters.values(), ax=ax, rows_to_show=["At risk"],
-                       xticks=ax.get_xticks().tolist(), labels=list(fitters))
-    for risk in fig.axes:  # lifelines draws the table as the tick labels of a twin axis
-        if risk is not ax:
-            if min_cell:
-                suppress_at_risk(risk, min_cell)
-            thousands_at_risk(risk)
+    at_risk_row(ax, list(fitters.values()), list(fitters), min_cell)
     fig.tight_layout()
     return fig
 
 
-def suppress_at_risk(ax: plt.Axes, min_cell: int) -> None:
+def _suppress_at_risk(ax: plt.Axes, min_cell: int) -> None:
     """Show the numbers at risk of a lifelines at-risk table below `min_cell` as '<min_cell'.
 
     Each tick label holds one count per line, at the end of the line (after the group's
