@@ -50,6 +50,15 @@ _PARAM_TYPES = {"cycles_cutoff": (int, float), "tb_cutoff": (int, float), "alpha
 def check_parameters(values: dict, where: str) -> dict:
     """Analysis parameters checked against the known keys and types (ValueError naming
     `where` and every problem); numbers stay as given, landmarks become a list of numbers."""
+    problems = parameter_problems(values)
+    if problems:
+        raise ValueError(f"{where}: " + "; ".join(problems))
+    return dict(values)
+
+
+def parameter_problems(values: dict) -> list[str]:
+    """What is wrong with analysis parameters `values`, one text each (empty if nothing): an
+    unknown key, a wrong type, landmarks that are not positive numbers, alpha out of range."""
     problems = []
     for key, value in values.items():
         if key not in _PARAM_TYPES:
@@ -62,9 +71,7 @@ def check_parameters(values: dict, where: str) -> dict:
             problems.append("landmarks must be a list of positive numbers (months)")
         elif key == "alpha" and not 0 < value < 0.5:
             problems.append(f"alpha = {value} must be between 0 and 0.5")
-    if problems:
-        raise ValueError(f"{where}: " + "; ".join(problems))
-    return dict(values)
+    return problems
 
 
 def _analysis_defaults() -> dict:

@@ -28,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
 """The published definitions: a point sets only what it changes."""
 
 BUILD_KEYS = ("cycles_cutoff", "tb_cutoff")
-"""A point's keys that are also build parameters: checked by `config.check_parameters`."""
+"""A point's keys that are also build parameters: checked by `config.parameter_problems`."""
 _TYPES = {"ti_min_weeks": (int,), "censor_later_treatment": (bool,),
           "adjust_stop_reason": (bool,), "estimator": (str,)}
 """The grid's own keys and their types."""
@@ -80,11 +80,8 @@ def load_grid(path: str | Path = GRID_FILE) -> list[Point]:
         if not isinstance(label, str) or not label.strip():
             problems.append(f"{where}: needs a `label` (the table's row text)")
         params = {k: v for k, v in entry.items() if k not in ("name", "label")}
-        try:
-            config.check_parameters({k: v for k, v in params.items() if k in BUILD_KEYS}, where)
-        except ValueError as exc:
-            problems += [f"{where}: {p}"
-                         for p in str(exc).removeprefix(f"{where}: ").split("; ")]
+        problems += [f"{where}: {p}" for p in config.parameter_problems(
+            {k: v for k, v in params.items() if k in BUILD_KEYS})]
         for key, value in params.items():
             if key in BUILD_KEYS:
                 continue
