@@ -9,9 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lenstop.workflow.layout import (
-    relative,
-)
+from lenstop.workflow.layout import relative
+from lenstop.workflow.runner import child_env
 
 
 def use_quarto() -> bool:
@@ -23,8 +22,7 @@ def use_quarto() -> bool:
 def quarto_render(project: Path) -> int:
     """`quarto render` of `project`: its pre-render step runs the workflow up to the
     manuscript variables (workflow/pre-render.sh), then Quarto renders HTML and PDF."""
-    env = dict(os.environ, LENSTOP_PYTHON=sys.executable)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env = {**child_env(), "LENSTOP_PYTHON": sys.executable}
     print(f"quarto is on PATH: running `quarto render {relative(project)}` (its pre-render "
           "step runs the workflow)", flush=True)
     return subprocess.run(["quarto", "render"], cwd=project, env=env).returncode

@@ -13,14 +13,19 @@ from pathlib import Path
 
 from lenstop import config
 from lenstop.errors import StepError
-from lenstop.workflow.layout import (
-    relative,
-    work_dir,
-)
+from lenstop.workflow.layout import relative, work_dir
 
 SNAKEFILE = config.ROOT / "workflow" / "Snakefile"
 INTERRUPT_GRACE_S = 60
 """How long an interrupted workflow may take to stop its jobs before it is terminated."""
+
+
+def child_env() -> dict:
+    """This process's environment with its interpreter's folder first on PATH, so that the
+    workflow's shell steps (and Quarto's pre-render step) run this environment's `lenstop`."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return env
 
 
 def _release_locks(out: Path) -> None:
@@ -106,8 +111,7 @@ def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None
     profile (e.g. workflow/profiles/slurm), `lock` the folder to hold (default `out`)."""
     min_cell = config.MIN_CELL_SIZE if min_cell is None else int(min_cell)
     profile = profile_dir(profile) if profile else None
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env = child_env()
     # the report's date: the commit time (config.source_date_epoch), for every step
     env["SOURCE_DATE_EPOCH"] = str(config.source_date_epoch())
     env["PYTHONHASHSEED"] = env.get("PYTHONHASHSEED") or "0"
