@@ -140,7 +140,14 @@ class IPCKernelManager(AsyncKernelManager):
         super().__init__(**kwargs)
         self.transport = "ipc"
         # each kernel gets its own socket folder, so parallel builds never share a path
-        self.ip = str(Path(tempfile.mkdtemp(prefix="lenstop-kernel-")) / "ipc")
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="lenstop-kernel-"))
+        self.ip = str(self.socket_dir / "ipc")
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        """Remove the socket folder with the kernel (every run left one behind in /tmp)."""
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(self.socket_dir, ignore_errors=True)
 
     async def _async_interrupt_kernel(self) -> None:
         if self.shutting_down and not STOP_REQUESTED:
