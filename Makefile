@@ -80,9 +80,9 @@ simulate: $(STAMP) ## Run the simulation study (R replicates; PROFILE=... on a c
 
 # -n auto --dist loadfile: one pytest-xdist worker per core, each test file on one worker, and
 # the files that share tests/_builds.py's build together (conftest.py, pytest_xdist_make_scheduler)
-# Debian tools some tests use (poppler's pdftotext for the PDF layout check): installed when
-# root with apt-get, else those tests skip and say why
-SYSTEM_TOOLS := pdftotext:poppler-utils
+# Debian tools some tests use (poppler's pdftotext for the PDF layout check, Chromium for the
+# HTML banner script): installed when root with apt-get, else those tests skip and say why
+SYSTEM_TOOLS := pdftotext:poppler-utils chromium:chromium
 sysdeps: ## Install the Debian tools the tests use, where this is root with apt-get
 	@missing=""; for t in $(SYSTEM_TOOLS); do command -v $${t%%:*} >/dev/null || missing="$$missing $${t#*:}"; done; \
 	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

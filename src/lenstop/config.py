@@ -140,7 +140,8 @@ def default_min_cell(path: str | Path) -> int:
     return MIN_CELL_SIZE if is_synthetic(path) else PRIVATE_MIN_CELL_SIZE
 
 MANUSCRIPT_SOURCES = ("report.qmd", "_quarto.yml", "references.bib", "vancouver.csl",
-                      "config/report.yaml", "config/offline.scss")
+                      "config/report.yaml", "config/offline.scss",
+                      "config/banner-above-toc.html")
 """The manuscript's sources (project-relative): what the renderer reads besides the build's
 notebooks and variables; staged into every build folder, scanned as text that is not data."""
 
