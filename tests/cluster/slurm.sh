@@ -55,6 +55,19 @@ do_stop() {
   return $rc
 }
 
+# remove_configs: the configs write_configs wrote (marked on their first line). A slurm.conf left
+# behind names a controller that is gone, and every `scontrol` then waits 9 s for it; the Slurm
+# executor plugin runs one whenever Snakemake starts, so every later build paid those 9 s.
+remove_configs() {
+  local f
+  for f in /etc/slurm/slurm.conf /etc/slurm/slurmdbd.conf; do
+    if [ -f "$f" ] && head -n 1 "$f" | grep -q "written by tests/cluster/slurm.sh"; then
+      rm -f "$f"
+    fi
+  done
+  return 0
+}
+
 do_status() {
   local rc=0 f pid
   for f in "${PIDFILES[@]}"; do
@@ -120,6 +133,7 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
   # slurmdbd refuses a config not owned by SlurmUser or not mode 0600
   (umask 077 && cat >/etc/slurm/slurmdbd.conf <<EOF
+# written by tests/cluster/slurm.sh (single-node test cluster)
 AuthType=auth/munge
 DbdHost=localhost
 DbdPort=6819
@@ -180,7 +194,7 @@ do_start() {
 
 case "${1:-}" in
   start) do_start ;;
-  stop) do_stop ;;
+  stop) do_stop; rc=$?; remove_configs; exit $rc ;;
   status) do_status ;;
   *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
 esac

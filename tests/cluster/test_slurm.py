@@ -31,9 +31,12 @@ def _slurm_sh(action: str, timeout: float) -> subprocess.CompletedProcess:
 
 
 def _stop_cluster() -> None:
-    """Stop every daemon slurm.sh started; a daemon that will not stop is an error."""
+    """Stop every daemon slurm.sh started; a daemon that will not stop is an error. Its
+    configs go too: a slurm.conf naming the stopped controller made every later Snakemake
+    start wait 9 s (the Slurm executor plugin runs `scontrol show config` on import)."""
     stop = _slurm_sh("stop", timeout=300)
     assert stop.returncode == 0, f"slurm.sh stop failed:\n{stop.stderr}"
+    assert not Path("/etc/slurm/slurm.conf").exists()
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ same inputs give byte-identical notebooks (and committed notebooks do not churn)
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -66,6 +67,13 @@ def _imports(source: str, module: str) -> set[str]:
     return {n for n in found if n}
 
 
+@functools.cache
+def _module_imports(path: Path, module: str) -> frozenset[str]:
+    """`_imports` of one package file, parsed once per process: Snakemake asks for the code
+    inputs of every notebook and grid point while it plans (5 s of parsing, uncached)."""
+    return frozenset(_imports(path.read_text(encoding="utf-8"), module))
+
+
 def code_inputs(name: str) -> list[Path]:
     """The package files notebook `name` runs, directly or through what they import, and those
     of the notebook step (`RUN_STEP_MODULES`): its rule's code inputs, so that editing a module
@@ -111,7 +119,7 @@ def closure(modules: set[str] | list[str], named: bool = True) -> list[Path]:
             continue
         seen[dotted] = path
         own = dotted if path.name != "__init__.py" else f"{dotted}.__init__"
-        todo |= _imports(path.read_text(encoding="utf-8"), own) - set(seen)
+        todo |= _module_imports(path, own) - set(seen)
     return sorted(seen.values())
 
 
