@@ -43,6 +43,11 @@ MIN_TI_WEEKS = 8
 """RBC-TI (IWG 2006 HI-E, kept by IWG 2018): at least 8 consecutive weeks without an RBC
 transfusion. A definition, not a build parameter (the sensitivity grid varies it per point)."""
 
+MIN_CATEGORY = 5
+"""Categories of a model term with fewer patients get no hazard ratio of their own: they merge
+as Methods states (the reasons for discontinuation into patient decision), in the Cox models of
+notebook 02 and of every sensitivity grid point alike."""
+
 _PARAM_TYPES = {"cycles_cutoff": (int, float), "tb_cutoff": (int, float), "alpha": (float,),
                 "landmarks": (list,)}
 

@@ -51,6 +51,15 @@ def test_declarations_of_an_extract_come_from_report_yaml():
     assert own["funding"] == "Grant 1"
     assert own["ethics"] == "not stated (add `declarations: ethics:` to config/report.yaml)"
     assert set(own) == set(synthetic)
+    # the published counts' minimum cell size is part of what may be shared
+    assert own["data_availability"].endswith(
+        "In this report, counts below 5 are shown as <5 (minimum cell size).")
+    shared = {"declarations": {"data_availability": "On request to the registry."}}
+    assert front_matter.declarations(shared, False, 0)["data_availability"] == \
+        "On request to the registry."
+    assert front_matter.declarations(shared, False, 10)["data_availability"] == (
+        "On request to the registry. In this report, counts below 10 are shown as <10 "
+        "(minimum cell size).")
 
 
 def test_report_config_is_empty_when_absent(monkeypatch, tmp_path):

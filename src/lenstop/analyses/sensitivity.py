@@ -68,7 +68,7 @@ def _model_frame(a: pd.DataFrame, params: Mapping[str, Any]) -> tuple[pd.DataFra
     terms = list(TERMS)
     if not params["adjust_stop_reason"]:
         return a, terms, None
-    merged, rule = merge_sparse(a["stop_reason"], min_n=5, into="patient",
+    merged, rule = merge_sparse(a["stop_reason"], min_n=config.MIN_CATEGORY, into="patient",
                                 label="the reason for discontinuation")
     m = a.assign(stop_reason=merged)
     reason = dummies(m, "stop_reason", reference="intolerance")

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from lenstop import config
 from lenstop.cohort.derive import DIED_IN_TI, TI_LOST, merge_sparse
 from lenstop.content.figures import (
     MONTHS_LABEL,
@@ -50,7 +51,7 @@ PANELS = {"tb_group": "Transfusion burden before LEN", "cycles_group": "LEN cycl
           "age_group": "Age at withdrawal", "hb_group": "Hb at withdrawal (g/dL)"}
 """The Kaplan-Meier panels by published factor: grouping column -> title."""
 
-MIN_CATEGORY = 5
+MIN_CATEGORY = config.MIN_CATEGORY
 """Categories with fewer patients get no hazard ratio of their own (the stated rule)."""
 
 

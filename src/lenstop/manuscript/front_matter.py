@@ -39,7 +39,8 @@ def declarations(report: dict, synthetic: bool, min_cell: int) -> dict[str, str]
     """Data availability, funding, competing interests and ethics statements.
 
     For the synthetic cohort they state what is true of simulated data; for a registry
-    extract they come from config/report.yaml, where the user is told to edit them.
+    extract they come from config/report.yaml, where the user is told to edit them, and the
+    data availability statement adds the minimum cell size the published counts obey.
     """
     if synthetic:
         return {
@@ -54,8 +55,12 @@ def declarations(report: dict, synthetic: bool, min_cell: int) -> dict[str, str]
             "ethics": ("Not required: the data are simulated and describe no real patient, "
                        "so no ethics approval or consent applies."),
         }
+    shared = _declaration(report, "data_availability")
+    if min_cell > 0:
+        shared += (f"{'' if shared.endswith('.') else '.'} In this report, counts below "
+                   f"{min_cell} are shown as <{min_cell} (minimum cell size).")
     return {
-        "data_availability": _declaration(report, "data_availability"),
+        "data_availability": shared,
         "code_availability": (
             "The analysis code, notebooks, workflow and manuscript sources are those of the "
             "lenstop project at the commit given under Reproducibility."),
