@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -78,7 +79,7 @@ def _flat(candidates) -> list[str]:
 # --- formatting -------------------------------------------------------------------------------
 
 def test_hr_and_p_cells_read_by_hand():
-    assert td.hr_text({"hr": 0.3162, "ci_low": 0.1714, "ci_high": 0.6049}) == "0.32 (0.17-0.60)"
+    assert td.hr_text({"hr": 0.3162, "ci_low": 0.1714, "ci_high": 0.6049}) == "0.32 (0.17–0.60)"
     assert td.hr_text({"hr": np.nan, "note": "withheld: fewer than 5"}) == "withheld"
     assert td.hr_text({"hr": np.nan, "note": "3 events for 1 term(s)"}) == "not estimable"
     assert td.hr_text({}) == "not estimable"
@@ -335,3 +336,25 @@ def test_section_is_the_committed_results_section(a, frame, models, duration):
     assert clean(s) == committed
     labels = [t["label"] for t in s["cox_multivariable"]["terms"]]
     assert labels == [frame.labels[t] for t in td.PUBLISHED]
+
+
+def test_notebook_lines_say_why_an_estimate_is_missing(a):
+    """The by-centre line printed 'nan (nan-nan)' for a term withheld under the minimum cell
+    size, and the Fine-Gray lines printed the model's raw term names in a pandas frame."""
+    f = td.model_frame(a, config.TB_CUTOFF_UNITS_8WK, config.CYCLES_CUTOFF)
+    withheld = {"term": "ltb", "hr": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                "note": "withheld: fewer than 5"}
+    shown_ = {"term": "hb", "hr": 0.59, "ci_low": 0.48, "ci_high": 0.73, "note": None}
+    checks = td.Checks(linearity=[], centre={"cluster": {"terms": [withheld, shown_],
+                                                        "note": None}})
+    line = td.check_lines(f, checks)[0]
+    assert "nan" not in line
+    assert line == ("by centre (cluster): Low transfusion burden withheld, "
+                    "Hb at withdrawal 0.59 (0.48–0.73)")
+    d = td.duration(a, ALL, LANDMARKS, ALPHA)
+    c = td.competing(a, d, ALL, LANDMARKS, ALPHA)
+    fg = [ln for ln in td.competing_lines(c, d, f.labels) if ln.startswith("Fine-Gray")]
+    assert len(fg) == len(c.fg_table)
+    assert fg[0].startswith("Fine-Gray, Low transfusion burden (< 4 units / 8 weeks): "
+                            "subdistribution HR 0.")
+    assert all(re.search(r"\(95% CI \d\.\d\d–\d\.\d\d; p [<=] 0\.\d{3}\)$", ln) for ln in fg)

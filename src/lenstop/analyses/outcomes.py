@@ -15,6 +15,7 @@ import pandas as pd
 
 from lenstop.cohort.derive import CR_DIED, ENDPOINTS
 from lenstop.content.figures import MONTHS_LABEL, OKABE_ITO, data_stamp, km_figure
+from lenstop.content.fmt import ci, num
 from lenstop.disclosure.suppression import Cells, km_stop
 from lenstop.stats.competing import CIFSummary, cumulative_incidence
 from lenstop.stats.endpoints import aml_incidence, endpoint_summary
@@ -61,7 +62,7 @@ def _pct(row: dict, key: str) -> str:
     if row[key] is None:
         return "not estimable (beyond the follow-up)"
     band = ("" if row["ci_low"] is None or row["ci_high"] is None else
-            f" (95% CI {row['ci_low']:.1%}-{row['ci_high']:.1%})")
+            f" (95% CI {ci(row['ci_low'], row['ci_high'], pct=True)}%)")
     return f"{row[key]:.1%}{band}"
 
 
@@ -70,11 +71,14 @@ def lines(o: Outcomes, cells: Cells) -> list[str]:
     out = []
     for key in SURVIVAL:
         fit, shown = o.fits[key], o.shown[key]
-        median = ("withheld" if shown.get("median_withheld") else "not reached"
-                  if shown["median"] is None else f"{shown['median']:.1f} months")
-        low, high = (("NR" if v is None else f"{v:.1f}") for v in shown["median_ci"])
+        low, high = shown["median_ci"]
+        median = ("withheld" if shown.get("median_withheld") else
+                  "not reached" + (f" (lower 95% confidence limit {num(low)} months)"
+                                   if low is not None else "")
+                  if shown["median"] is None else
+                  f"{num(shown['median'])} months (95% CI {ci(low, high)})")
         out.append(f"{ENDPOINTS[key].label}: {cells.of(fit.events, fit.n)} events in {fit.n} "
-                   f"patients; median {median} (95% CI {low}-{high})")
+                   f"patients; median {median}")
         out += [f"  at {r['time']:g} months: {_pct(r, 'survival')}" for r in shown["landmarks"]]
     aml_events = cells.of(o.aml.events.get(1, 0), o.aml.n)
     sens = o.censor_dmt

@@ -23,7 +23,7 @@ from lenstop.content.figures import (
     data_stamp,
     forest_figure,
 )
-from lenstop.content.fmt import p_cell
+from lenstop.content.fmt import ci, hr_ci, p_cell, ratio
 from lenstop.content.tables import Table
 from lenstop.disclosure.suppression import Cells, km_stop
 from lenstop.stats import (
@@ -65,19 +65,19 @@ def _range(low, high, digits: int = 1) -> str:
 
 
 def _pct_band(row: dict) -> str:
-    """' (95% CI 78.7%-91.7%)' for a landmark row, or '' when a limit is missing."""
+    """' (95% CI 78.7–91.7%)' for a landmark row, or '' when a limit is missing."""
     if row["ci_low"] is None or row["ci_high"] is None:
         return ""
-    return f" (95% CI {row['ci_low']:.1%}-{row['ci_high']:.1%})"
+    return f" (95% CI {ci(row['ci_low'], row['ci_high'], pct=True)}%)"
 
 
 def hr_text(r: dict) -> str:
-    """A table cell '0.32 (0.17-0.61)', or why there is no estimate (withheld under min_cell,
-    or not estimable); a hyphen between the limits, as the committed tables print it."""
+    """A table cell '0.32 (0.17–0.61)' (`fmt.hr_ci`), or why there is no estimate (withheld
+    under min_cell, or not estimable)."""
     if pd.isna(r.get("hr")):
         return "withheld" if str(r.get("note") or "").startswith("withheld") else \
             "not estimable"
-    return f"{r['hr']:.2f} ({r['ci_low']:.2f}-{r['ci_high']:.2f})"
+    return hr_ci(r["hr"], r["ci_low"], r["ci_high"])
 
 
 def p_text(p) -> str:
@@ -330,8 +330,7 @@ def check_lines(mf: ModelFrame, checks: Checks) -> list[str]:
                     if t["p"] is not None else t["note"]))
     for kind, res in checks.centre.items():
         out.append(f"by centre ({kind}): " + (res["note"] or ", ".join(
-            f"{mf.labels[r['term']].split(' (')[0]} {r['hr']:.2f} "
-            f"({r['ci_low']:.2f}-{r['ci_high']:.2f})" for r in res["terms"])))
+            f"{mf.labels[r['term']].split(' (')[0]} {hr_text(r)}" for r in res["terms"])))
     return out
 
 
@@ -474,9 +473,11 @@ def competing(a: pd.DataFrame, d: Duration, cells: Cells, landmarks, alpha: floa
     return Competing(cif=cif, shown=shown, fg=fg, fg_table=fg_table, fg_note=fg_note)
 
 
-def competing_lines(c: Competing, d: Duration) -> list[str]:
+def competing_lines(c: Competing, d: Duration, labels: dict[str, str] | None = None
+                    ) -> list[str]:
     """What the notebook prints: cumulative incidence against 1 - KM at each landmark, and
-    the Fine-Gray estimates (3 decimals) or why there are none."""
+    the Fine-Gray subdistribution HRs by term (`labels`: the model frame's) or why there are
+    none."""
     km_by_time = {row["time"]: row for row in d.shown["landmarks"]}
     out = []
     for row in c.shown:
@@ -489,8 +490,10 @@ def competing_lines(c: Competing, d: Duration) -> list[str]:
     if c.fg is None:
         out.append(f"Fine-Gray model not fitted: {c.fg_note}")
     else:
-        out.append(c.fg_table[["term", "shr", "ci_low", "ci_high", "p"]].round(3)
-                   .to_string(index=False))
+        for t in c.fg_table.to_dict("records"):
+            t = {k: (None if pd.isna(v) else v) for k, v in t.items()}
+            out.append(f"Fine-Gray, {(labels or {}).get(t['term'], t['term'])}: "
+                       f"subdistribution HR {ratio(t, key='shr')}")
     return out
 
 
