@@ -135,7 +135,7 @@ def test_model_frame_terms_labels_and_references(a, frame):
     assert m.loc[a["dose_level"].isna(), dose].isna().all().all()
     np.testing.assert_allclose(m["ti_years"] * 12, a["ti_before_stop_months"].astype(float))
     # the one 'unknown' stop reason is merged into 'patient', and the label says so
-    assert (a["stop_reason"] == "unknown").sum() < td.MIN_CATEGORY
+    assert (a["stop_reason"] == "unknown").sum() < config.MIN_CATEGORY
     assert "stop_reason[unknown]" not in m
     assert "patient decision" in frame.reason_rule and "unknown" in frame.reason_rule
     assert frame.labels["stop_reason[patient]"] == ("Stopped: patient decision or unknown "

@@ -18,6 +18,12 @@ def test_ci_with_percentages_and_open_limit():
     assert fmt.ci(41.5, None) == "41.5\u2013not reached"
 
 
+def test_ci_band_after_an_estimate_or_nothing():
+    assert fmt.ci_band(0.787, 0.917, pct=True) == " (95% CI 78.7\u201391.7%)"
+    assert fmt.ci_band(9.8, 31.0) == " (95% CI 9.8\u201331.0)"
+    assert fmt.ci_band(None, 0.9, pct=True) == ""
+
+
 def test_p_values_in_prose_and_in_cells():
     assert fmt.pval(0.0004) == "p < 0.001"
     assert fmt.pval(0.0123) == "p = 0.012"

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from lenstop.cohort.derive import CR_DIED, ENDPOINTS
-from lenstop.content.figures import MONTHS_LABEL, OKABE_ITO, data_stamp, km_figure
-from lenstop.content.fmt import ci, num
+from lenstop.content.figures import OKABE_ITO, finish_cif, km_figure
+from lenstop.content.fmt import ci, ci_band, num
 from lenstop.disclosure.suppression import Cells, km_stop
 from lenstop.stats.competing import CIFSummary, cumulative_incidence
 from lenstop.stats.endpoints import aml_incidence, endpoint_summary
@@ -61,9 +61,7 @@ def _pct(row: dict, key: str) -> str:
         return f"withheld ({row['withheld']})"
     if row[key] is None:
         return "not estimable (beyond the follow-up)"
-    band = ("" if row["ci_low"] is None or row["ci_high"] is None else
-            f" (95% CI {ci(row['ci_low'], row['ci_high'], pct=True)}%)")
-    return f"{row[key]:.1%}{band}"
+    return f"{row[key]:.1%}{ci_band(row['ci_low'], row['ci_high'], pct=True)}"
 
 
 def lines(o: Outcomes, cells: Cells) -> list[str]:
@@ -103,26 +101,13 @@ def aml_figure(o: Outcomes, a: pd.DataFrame, data_label: str, min_cell: int = 0)
     """Cumulative incidence of AML and of death without AML (Aalen-Johansen), with the
     patients still at risk of either (alive, AML-free, followed) below."""
     import matplotlib.pyplot as plt
-    from lifelines import KaplanMeierFitter
-
-    from lenstop.content.figures import at_risk_row
 
     fig, ax = plt.subplots(figsize=(6.5, 4.4))
     o.aml.fitter.plot(ax=ax, color=OKABE_ITO[1], label="AML progression",
                       loc=slice(0, o.aml_stop))
     o.death_without_aml.fitter.plot(ax=ax, color=OKABE_ITO[0], ci_show=False,
                                     label="Death without AML", loc=slice(0, o.aml_stop))
-    ax.set_xlabel(MONTHS_LABEL)
-    ax.set_ylabel("Cumulative incidence")
-    ax.set_ylim(0, 1)
-    ax.set_xlim(left=0)
-    ax.legend(loc="upper left", fontsize=8)
-    e = ENDPOINTS["aml"]
-    risk = KaplanMeierFitter().fit(a[e.duration_col].astype(float),
-                                   (a[e.event_col] > 0).astype(int), label="At risk")
-    at_risk_row(ax, [risk], ["At risk"], min_cell)
-    data_stamp(fig, data_label)
-    fig.tight_layout()
+    finish_cif(fig, ax, data_label, at_risk=(a, ENDPOINTS["aml"]), min_cell=min_cell)
     return fig
 
 

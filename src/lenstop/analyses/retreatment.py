@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from lenstop.cohort.derive import ENDPOINTS, months_between
-from lenstop.content.figures import MONTHS_LABEL, OKABE_ITO, at_risk_row, data_stamp, km_figure
+from lenstop.content.figures import MONTHS_LABEL, OKABE_ITO, data_stamp, finish_cif, km_figure
 from lenstop.content.fmt import ci, num, pct
 from lenstop.disclosure.suppression import Cell, Cells
 from lenstop.stats import exact_ci, km_summary, retreatment_incidence
@@ -227,21 +227,10 @@ def course_lines(c: Course) -> list[str]:
 def restart_figure(c: Course, a: pd.DataFrame, data_label: str, min_cell: int):
     """Cumulative incidence of any LEN restart (Aalen-Johansen, band), at risk below."""
     import matplotlib.pyplot as plt
-    from lifelines import KaplanMeierFitter
 
-    e = ENDPOINTS["retreatment"]
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     c.restart.fitter.plot(ax=ax, color=OKABE_ITO[1], label="LEN restarted (Aalen-Johansen)")
-    ax.set_xlabel(MONTHS_LABEL)
-    ax.set_ylabel("Cumulative incidence")
-    ax.set_ylim(0, 1)
-    ax.set_xlim(left=0)
-    ax.legend(loc="upper left", fontsize=8)
-    risk = KaplanMeierFitter().fit(a[e.duration_col].astype(float),
-                                   (a[e.event_col] > 0).astype(int), label="At risk")
-    at_risk_row(ax, [risk], ["At risk"], min_cell)  # below min_cell: "<min_cell"
-    data_stamp(fig, data_label)
-    fig.tight_layout()
+    finish_cif(fig, ax, data_label, at_risk=(a, ENDPOINTS["retreatment"]), min_cell=min_cell)
     return fig
 
 

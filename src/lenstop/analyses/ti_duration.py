@@ -21,9 +21,10 @@ from lenstop.content.figures import (
     OKABE_ITO,
     censor_ticks,
     data_stamp,
+    finish_cif,
     forest_figure,
 )
-from lenstop.content.fmt import ci, hr_ci, p_cell, ratio
+from lenstop.content.fmt import ci_band, hr_ci, p_cell, ratio
 from lenstop.content.tables import Table
 from lenstop.disclosure.suppression import Cells, km_stop
 from lenstop.stats import (
@@ -51,10 +52,6 @@ PANELS = {"tb_group": "Transfusion burden before LEN", "cycles_group": "LEN cycl
           "age_group": "Age at withdrawal", "hb_group": "Hb at withdrawal (g/dL)"}
 """The Kaplan-Meier panels by published factor: grouping column -> title."""
 
-MIN_CATEGORY = config.MIN_CATEGORY
-"""Categories with fewer patients get no hazard ratio of their own (the stated rule)."""
-
-
 def _range(low, high, digits: int = 1) -> str:
     """'low-high' with 'NR' for an open limit: the notebook's CI of a median (not fmt.ci,
     which writes an en dash and 'not reached')."""
@@ -66,9 +63,7 @@ def _range(low, high, digits: int = 1) -> str:
 
 def _pct_band(row: dict) -> str:
     """' (95% CI 78.7–91.7%)' for a landmark row, or '' when a limit is missing."""
-    if row["ci_low"] is None or row["ci_high"] is None:
-        return ""
-    return f" (95% CI {ci(row['ci_low'], row['ci_high'], pct=True)}%)"
+    return ci_band(row["ci_low"], row["ci_high"], pct=True)
 
 
 def hr_text(r: dict) -> str:
@@ -163,7 +158,7 @@ def model_frame(a: pd.DataFrame, tb_cutoff: float, cycles_cutoff: float) -> Mode
     indicators (against a stated reference) for IPSS-R, stop reason and dose level."""
     # stop reasons of fewer than 5 patients merge into "patient or unknown"; dose (three fixed
     # levels) is a category
-    reason_merged, rule = merge_sparse(a["stop_reason"], min_n=MIN_CATEGORY, into="patient",
+    reason_merged, rule = merge_sparse(a["stop_reason"], min_n=config.MIN_CATEGORY, into="patient",
                                        label="the reason for discontinuation")
     rule = rule.replace("'patient'", "patient decision")
     m = a.assign(ti_years=a["ti_before_stop_months"] / 12, stop_reason=reason_merged)
@@ -514,13 +509,7 @@ def cif_figure(c: Competing, d: Duration, a: pd.DataFrame, landmarks, data_label
                                  landmarks=landmarks)
     death.fitter.plot(ax=ax, color=OKABE_ITO[0], ci_show=False,
                       label="Death without loss of RBC-TI", loc=slice(0, stop))
-    ax.set_xlabel(MONTHS_LABEL)
-    ax.set_ylabel("Cumulative incidence")
-    ax.set_ylim(0, 1)
-    ax.set_xlim(left=0)
-    ax.legend(loc="upper left", fontsize=8)
-    data_stamp(fig, data_label)
-    fig.tight_layout()
+    finish_cif(fig, ax, data_label)
     return fig
 
 

@@ -78,6 +78,28 @@ def at_risk_row(ax: plt.Axes, fitters: list, labels: list[str], min_cell: int = 
             _thousands_at_risk(risk)
 
 
+def finish_cif(fig: plt.Figure, ax: plt.Axes, data_label: str, at_risk=None,
+               min_cell: int = 0) -> None:
+    """How every cumulative-incidence figure ends: months and incidence (0 to 1) on the axes,
+    the legend top left, the patients still at risk of an endpoint below (`at_risk`: the
+    analysis table and the endpoint, `lenstop.cohort.derive.ENDPOINTS[...]`; at risk means
+    free of every one of its events and followed), the data stamp."""
+    ax.set_xlabel(MONTHS_LABEL)
+    ax.set_ylabel("Cumulative incidence")
+    ax.set_ylim(0, 1)
+    ax.set_xlim(left=0)
+    ax.legend(loc="upper left", fontsize=8)
+    if at_risk is not None:
+        from lifelines import KaplanMeierFitter
+
+        a, e = at_risk
+        risk = KaplanMeierFitter().fit(a[e.duration_col].astype(float),
+                                       (a[e.event_col] > 0).astype(int), label="At risk")
+        at_risk_row(ax, [risk], ["At risk"], min_cell)  # below min_cell: "<min_cell"
+    data_stamp(fig, data_label)
+    fig.tight_layout()
+
+
 def _thousands_at_risk(ax: plt.Axes) -> None:
     """Numbers at risk of 1,000 or more with thousands separators ('64,861', not '64861')."""
     import re

@@ -43,6 +43,14 @@ def ci(low: float | None, high: float | None, digits: int = 1, pct: bool = False
     return f"{one(low)}{DASH}{one(high)}"
 
 
+def ci_band(low: float | None, high: float | None, pct: bool = False) -> str:
+    """' (95% CI 78.7–91.7%)' after an estimate (percentages when `pct`), or '' when a limit
+    is missing (the printed lines of the notebooks' landmark estimates)."""
+    if low is None or high is None:
+        return ""
+    return f" (95% CI {ci(low, high, pct=pct)}{'%' if pct else ''})"
+
+
 def _p(p: float) -> tuple[str, str]:
     """The comparison and the digits of a p-value: ('<', '0.001') or ('=', '0.012')."""
     return ("<", f"{P_FLOOR:g}") if p < P_FLOOR else ("=", f"{p:.3f}")
