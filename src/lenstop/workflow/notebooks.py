@@ -12,19 +12,18 @@ import logging
 import os
 import shutil
 import signal
-import tempfile
 from pathlib import Path
 
 import nbformat
-from jupyter_client.manager import AsyncKernelManager
 
 from lenstop import config
 from lenstop.config import SECTION_OF
 from lenstop.errors import StepError
 from lenstop.files import sha256, write_json
+from lenstop.workflow.kernels import IPCKernelManager, lease, stop_handler
 from lenstop.workflow.layout import relative, stage_dir, step, work_dir
 
-RUN_STEP_MODULES = ("workflow.notebooks", "workflow.layout", "files", "errors",
+RUN_STEP_MODULES = ("workflow.notebooks", "workflow.kernels", "workflow.layout", "files", "errors",
                     "disclosure.placement", "config")
 """The modules of the workflow's notebook step itself (`run_notebook` below):
 an edit there may change every executed notebook. (Their own imports serve the other steps and
@@ -123,46 +122,6 @@ def closure(modules: set[str] | list[str], named: bool = True) -> list[Path]:
     return sorted(seen.values())
 
 
-STOP_REQUESTED = False
-"""Set by `stop_handler` when this process was asked to stop (Ctrl-C, SIGTERM)."""
-
-
-def stop_handler(signum, frame):
-    """SIGINT/SIGTERM: remember that a stop was asked for, then stop like Ctrl-C."""
-    global STOP_REQUESTED
-    STOP_REQUESTED = True
-    raise KeyboardInterrupt
-
-
-class IPCKernelManager(AsyncKernelManager):
-    """Kernel manager talking over Unix sockets: parallel kernels cannot race for TCP ports.
-
-    jupyter_client interrupts a kernel before every shutdown; after a notebook has finished
-    the kernel is idle, and that interrupt only makes ipykernel print 'KeyboardInterrupt
-    caught in kernel' and, when it races with the sockets closing, a ZMQError traceback on
-    the build's console. So the shutdown interrupts the kernel only when a stop was asked for
-    (a notebook may then still be running).
-    """
-
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.transport = "ipc"
-        # each kernel gets its own socket folder, so parallel builds never share a path
-        self.socket_dir = Path(tempfile.mkdtemp(prefix="lenstop-kernel-"))
-        self.ip = str(self.socket_dir / "ipc")
-
-    async def _async_cleanup_resources(self, restart: bool = False) -> None:
-        """Remove the socket folder with the kernel (every run left one behind in /tmp)."""
-        await super()._async_cleanup_resources(restart=restart)
-        if not restart:
-            shutil.rmtree(self.socket_dir, ignore_errors=True)
-
-    async def _async_interrupt_kernel(self) -> None:
-        if self.shutting_down and not STOP_REQUESTED:
-            return
-        await super()._async_interrupt_kernel()
-
-
 def scrub(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Drop execution timestamps and durations from a notebook (in place) and return it."""
     nb.metadata.pop("papermill", None)
@@ -244,7 +203,8 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
     from lenstop.files import write_atomic
 
     # SIGTERM stops the notebook like Ctrl-C: papermill then shuts its kernel down (and, as a
-    # stop was asked for, interrupts it first: see IPCKernelManager)
+    # stop was asked for, interrupts it first: see kernels.IPCKernelManager); a pooled kernel
+    # is stopped by its lease
     signal.signal(signal.SIGTERM, stop_handler)
     signal.signal(signal.SIGINT, stop_handler)
     out = Path(out).resolve()
@@ -274,10 +234,12 @@ def run_notebook(name: str, data: Path, out: Path, min_cell: int | None = None,
     executed = work / "run" / f"{name}.ipynb"
     with step(f"notebook {name}"):
         try:
-            papermill.execute_notebook(
-                str(_with_fault(source, name, work / "run")), str(executed),
-                parameters=params, kernel_name="python3", cwd=str(config.NOTEBOOKS_DIR),
-                progress_bar=False, log_output=False, kernel_manager_class=IPCKernelManager)
+            with lease(config.NOTEBOOKS_DIR) as km:  # the build's warm kernel, if it has one
+                papermill.execute_notebook(
+                    str(_with_fault(source, name, work / "run")), str(executed),
+                    parameters=params, kernel_name="python3", cwd=str(config.NOTEBOOKS_DIR),
+                    progress_bar=False, log_output=False, kernel_manager_class=IPCKernelManager,
+                    **({"km": km} if km is not None else {}))
         except PapermillExecutionError as exc:
             if executed.exists():
                 failed.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from lenstop import config
 from lenstop.errors import StepError
+from lenstop.workflow import kernels
 from lenstop.workflow.layout import relative, work_dir
 
 SNAKEFILE = config.ROOT / "workflow" / "Snakefile"
@@ -128,7 +129,15 @@ def snakemake(data: Path, out: Path, until: str = "report", min_cell: int | None
            *(f"{k}={v}" for k, v in sorted((options or {}).items())),
            *(["--profile", str(Path(profile).resolve())] if profile else []), *(extra or [])]
     with _folder_lock(lock or out):
-        return _run_workflow(cmd, env, out)
+        if profile is not None:  # (cluster jobs run elsewhere: a kernel each)
+            return _run_workflow(cmd, env, out)
+        # a local build's notebook jobs reuse warm kernels (lenstop.workflow.kernels)
+        pool = kernels.start_pool(work_dir(lock or out) / "kernels")
+        env[kernels.POOL_ENV] = str(pool)
+        try:
+            return _run_workflow(cmd, env, out)
+        finally:
+            kernels.stop_pool(pool)
 
 
 def profile_dir(profile: str | Path) -> Path:
