@@ -418,7 +418,10 @@ def _as_text(frame: pd.DataFrame, missing: Counter | None = None) -> pd.DataFram
     frame.columns = [str(c).strip() for c in frame.columns]
 
     def text(value) -> str | None:
-        t = _cell_text(value)
+        if value.__class__ is str:  # (most cells: a text file's all; 10 times faster)
+            t = value.strip() or None
+        else:
+            t = _cell_text(value)
         if t in _MISSING:
             missing[t] += 1
             return None
