@@ -23,11 +23,15 @@ FIRST = [  # leaves behind everything a next notebook could see
     "import os, warnings\nimport matplotlib as mpl, matplotlib.pyplot as plt\nimport helper",
     "x = 41\nmpl.rcParams['lines.linewidth'] = 9\nplt.figure()\nhelper.warn()\n"
     "os.environ['LEFT_BEHIND'] = '1'\nos.chdir('/')\nwarnings.simplefilter('ignore')",
+    "import numpy as np, pandas as pd\nnp.set_printoptions(precision=1)\nnp.seterr(all='raise')\n"
+    "pd.set_option('display.max_rows', 3)",
 ]
 SECOND = [
     "import os\nimport matplotlib as mpl\nimport helper\nimport matplotlib.pyplot as plt",
     "print('x' in globals(), os.environ.get('LEFT_BEHIND'), os.path.basename(os.getcwd()))",
     "print(mpl.rcParams['lines.linewidth'], plt.get_fignums())\nhelper.warn()",
+    "import numpy as np, pandas as pd\nprint(np.array([1 / 3]), np.geterr()['divide'], "
+    "pd.get_option('display.max_rows'))",
     "1 + 1",
 ]
 
@@ -88,7 +92,8 @@ def test_a_reused_kernel_runs_a_notebook_as_a_kernel_of_its_own(pool, tmp_path):
     text = "".join(o.get("text", "") for c in warm.cells for o in c.outputs)
     assert "False None " + tmp_path.name in text  # no variable, environment or folder left
     assert "1.5 []" in text and "shown once per kernel" in text  # rc, figures, warnings
-    assert [c.execution_count for c in warm.cells] == [1, 2, 3, 4]
+    assert "[0.33333333] warn 60" in text  # numpy and pandas options
+    assert [c.execution_count for c in warm.cells] == [1, 2, 3, 4, 5]
 
 
 def test_a_failed_notebook_takes_its_kernel_down(pool, tmp_path):

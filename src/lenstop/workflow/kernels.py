@@ -6,9 +6,10 @@ job leaves its kernel running in the build's kernel pool (`POOL_ENV`, a folder i
 `.build/`) and the next notebook job takes a free one instead of starting its own: papermill
 executes with that kernel manager (`km=`; papermill's maintainers point to nbclient's `km` for
 reuse), so nbclient neither starts nor stops it. Before each notebook `fresh()` gives the kernel
-a new namespace, execution counter, working folder and environment, and the warnings and
-matplotlib state it had before its first notebook: the executed notebook is the same, byte for
-byte, as from a kernel of its own (nbval checks the committed notebooks in fresh kernels).
+a new namespace, execution counter, working folder and environment, and the warnings,
+matplotlib, numpy and pandas settings it had before its first notebook: the executed notebook
+is the same, byte for byte, as from a kernel of its own (nbval checks the committed notebooks
+in fresh kernels).
 
 A kernel serves one job at a time (an flock on its lease file); a notebook that fails or is
 interrupted takes its kernel down with it. The build stops every pooled kernel when its
@@ -22,6 +23,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -147,16 +149,22 @@ def stop_pool(folder: Path) -> None:
             continue
     for pid in pids:
         _signal(pid, signal.SIGTERM)
-    deadline = time.monotonic() + 2
-    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    _wait_gone(pids, 2)
     for pid in pids:
         _signal(pid, signal.SIGKILL)
+    _wait_gone(pids, 5)
     for info in folder.glob("k-*.json"):
         sockets = json.loads(info.read_text(encoding="utf-8")).get("sockets")
         if sockets:
             shutil.rmtree(sockets, ignore_errors=True)
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def _wait_gone(pids: list[int], seconds: float) -> None:
+    """Wait until none of `pids` runs, for at most `seconds` (a signal is delivered later)."""
+    deadline = time.monotonic() + seconds
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _signal(pid: int, signum: int) -> None:
@@ -184,6 +192,7 @@ class _Lease:
         """Take the kernel out of the pool and stop it (after a failed or stopped notebook)."""
         self.info.unlink(missing_ok=True)
         _signal(self.pid, signal.SIGKILL)
+        _wait_gone([self.pid], 5)
         shutil.rmtree(self.sockets, ignore_errors=True)
 
 
@@ -284,20 +293,30 @@ _PRISTINE: dict = {}
 
 def fresh(cwd: str, env: dict, owner: int) -> None:
     """Make this kernel as a new one for the next notebook: empty namespace and history,
-    execution count 1, no figures, the rcParams and warnings filters of before the first
-    notebook, the job's working folder and environment. Runs inside the kernel."""
+    execution count 1, no figures, the rcParams, warnings filters and numpy options of before
+    the first notebook, pandas's default options, the job's working folder and environment.
+    Runs inside the kernel."""
     import warnings
 
     import matplotlib
     import matplotlib.pyplot as plt
+    import numpy as np
     from IPython import get_ipython
 
     ip = get_ipython()
     if not _PRISTINE:
         _PRISTINE["rc"] = {k: v for k, v in matplotlib.rcParams.copy().items() if k != "backend"}
         _PRISTINE["filters"] = list(warnings.filters)
+        _PRISTINE["numpy"] = np.get_printoptions(), np.geterr()
         threading.Thread(target=_watch, args=(owner,), daemon=True).start()
     plt.close("all")
+    printing, errors = _PRISTINE["numpy"]
+    np.set_printoptions(**printing)
+    np.seterr(**errors)
+    if "pandas" in sys.modules:  # (pandas's options are its defaults in a new kernel)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            sys.modules["pandas"].reset_option("all")
     ip.reset(new_session=True)  # (a new history session: execution count 1, line numbers
     #                              new; the old session's would collide in IPython's history)
     dict.update(matplotlib.rcParams, _PRISTINE["rc"])  # (as matplotlib.rc_context restores)
