@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 
@@ -122,12 +123,14 @@ def test_a_kernel_stops_itself_when_its_build_is_gone(pool, tmp_path):
     (pool / "owner").write_text(f"{owner.pid}\n")
     _run(_write(tmp_path / "ok.ipynb", ["1"]), tmp_path / "ok.out.ipynb", tmp_path)
     (kernel,) = _pids(pool)
+    sockets = json.loads(next(pool.glob("k-*.json")).read_text())["sockets"]
     owner.kill()
     owner.wait()
     deadline = time.monotonic() + 20
     while kernels._alive(kernel) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not kernels._alive(kernel)
+    assert not os.path.exists(sockets)
 
 
 def test_without_a_pool_a_notebook_gets_a_kernel_of_its_own(tmp_path, monkeypatch):
@@ -139,8 +142,6 @@ def test_without_a_pool_a_notebook_gets_a_kernel_of_its_own(tmp_path, monkeypatc
 def test_a_pooled_kernel_answers_its_clients_liveness_check(pool, tmp_path):
     """A client waiting for a busy kernel asks its manager whether the kernel lives (under
     load, every build's first notebook on a reused kernel): the pool's manager answers."""
-    import os
-
     from jupyter_client.utils import run_sync
 
     _run(_write(tmp_path / "ok.ipynb", ["1"]), tmp_path / "ok.out.ipynb", tmp_path)

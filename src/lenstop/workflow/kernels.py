@@ -258,7 +258,7 @@ def lease(cwd: Path):
     try:
         owner = int((folder / "owner").read_text(encoding="utf-8"))
         _run(held.km, f"from lenstop.workflow import kernels as _k\n"
-                      f"_k.fresh({str(cwd)!r}, {dict(os.environ)!r}, {owner})")
+                      f"_k.fresh({str(cwd)!r}, {dict(os.environ)!r}, {owner}, {held.sockets!r})")
         yield held.km
         done = True
     finally:
@@ -291,11 +291,11 @@ _PRISTINE: dict = {}
 """The kernel's state before its first notebook (matplotlib's settings, warnings filters)."""
 
 
-def fresh(cwd: str, env: dict, owner: int) -> None:
+def fresh(cwd: str, env: dict, owner: int, sockets: str) -> None:
     """Make this kernel as a new one for the next notebook: empty namespace and history,
     execution count 1, no figures, the rcParams, warnings filters and numpy options of before
     the first notebook, pandas's default options, the job's working folder and environment.
-    Runs inside the kernel."""
+    Runs inside the kernel (`owner`: the build's pid; `sockets`: the kernel's socket folder)."""
     import warnings
 
     import matplotlib
@@ -308,7 +308,7 @@ def fresh(cwd: str, env: dict, owner: int) -> None:
         _PRISTINE["rc"] = {k: v for k, v in matplotlib.rcParams.copy().items() if k != "backend"}
         _PRISTINE["filters"] = list(warnings.filters)
         _PRISTINE["numpy"] = np.get_printoptions(), np.geterr()
-        threading.Thread(target=_watch, args=(owner,), daemon=True).start()
+        threading.Thread(target=_watch, args=(owner, sockets), daemon=True).start()
     plt.close("all")
     printing, errors = _PRISTINE["numpy"]
     np.set_printoptions(**printing)
@@ -330,8 +330,10 @@ def fresh(cwd: str, env: dict, owner: int) -> None:
     gc.collect()
 
 
-def _watch(owner: int) -> None:
-    """Stop this kernel when the build that owns its pool is gone (killed, not stopped)."""
+def _watch(owner: int, sockets: str) -> None:
+    """Stop this kernel, and remove its sockets, when the build that owns its pool is gone
+    (killed: a build that ends stops its pool)."""
     while _alive(owner):
         time.sleep(1)
+    shutil.rmtree(sockets, ignore_errors=True)
     os._exit(0)
