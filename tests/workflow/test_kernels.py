@@ -8,7 +8,6 @@ import subprocess
 import time
 
 import nbformat
-import papermill
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
@@ -45,23 +44,29 @@ def _write(path, cells):
     return path
 
 
-def _run(src, out, cwd, pooled=True):
-    """Execute `src` into `out`: through the pool (as a build's notebook job) or in a kernel
-    of its own; return the executed notebook."""
-    with (kernels.lease(cwd) if pooled else _no_pool()) as km:
-        papermill.execute_notebook(str(src), str(out), kernel_name="python3", cwd=str(cwd),
-                                   progress_bar=False, log_output=False,
-                                   kernel_manager_class=kernels.IPCKernelManager,
-                                   **({"km": km} if km is not None else {}))
-    return nbformat.read(out, as_version=4)
+JOB = """
+import sys
+import papermill
+from lenstop.workflow import kernels
+src, out, cwd, pooled = sys.argv[1:5]
+with (kernels.lease(cwd) if pooled == "1" else kernels.no_lease()) as km:
+    papermill.execute_notebook(src, out, kernel_name="python3", cwd=cwd, progress_bar=False,
+                               log_output=False, kernel_manager_class=kernels.IPCKernelManager,
+                               **({"km": km} if km is not None else {}))
+"""
 
 
-class _no_pool:
-    def __enter__(self):
-        return None
+def _run(src, out, cwd, pooled=True, check=True):
+    """Execute `src` into `out` in a process of its own, as a build's notebook job does:
+    through the pool or in a kernel of its own; return the executed notebook."""
+    import sys
 
-    def __exit__(self, *exc):
-        return False
+    run = subprocess.run([sys.executable, "-c", JOB, str(src), str(out), str(cwd),
+                          "1" if pooled else "0"], capture_output=True, text=True, timeout=300)
+    if check:
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        return nbformat.read(out, as_version=4)
+    return run
 
 
 def _outputs(nb):
@@ -101,8 +106,8 @@ def test_a_failed_notebook_takes_its_kernel_down(pool, tmp_path):
     _run(_write(tmp_path / "ok.ipynb", ["1"]), tmp_path / "ok.out.ipynb", tmp_path)
     (kernel,) = _pids(pool)
     bad = _write(tmp_path / "bad.ipynb", ["raise ValueError('broken')"])
-    with pytest.raises(papermill.PapermillExecutionError):
-        _run(bad, tmp_path / "bad.out.ipynb", tmp_path)
+    failed = _run(bad, tmp_path / "bad.out.ipynb", tmp_path, check=False)
+    assert failed.returncode != 0 and "PapermillExecutionError" in failed.stderr
     assert _pids(pool) == []
     assert not kernels._alive(kernel)
     _run(_write(tmp_path / "next.ipynb", ["2"]), tmp_path / "next.out.ipynb", tmp_path)
@@ -151,3 +156,25 @@ def test_a_pooled_kernel_answers_its_clients_liveness_check(pool, tmp_path):
         assert run_sync(held.km.is_alive)() is True
     finally:
         held.release()
+
+
+def test_a_pooled_kernel_that_does_not_answer_is_replaced(pool, tmp_path, monkeypatch):
+    """A kernel still busy (here: asleep) when the next notebook comes is taken down and a new
+    one runs the notebook, instead of the build waiting on it or failing."""
+    _run(_write(tmp_path / "ok.ipynb", ["1"]), tmp_path / "ok.out.ipynb", tmp_path)
+    (stuck,) = _pids(pool)
+    held = kernels._Lease(next(pool.glob("k-*.json")), open(os.devnull))
+    kc = held.km.client()
+    kc.start_channels()
+    kc.execute("import time\ntime.sleep(120)")  # (not waited for)
+    time.sleep(0.5)
+    held.release()
+    monkeypatch.setenv(kernels.RESET_TIMEOUT_ENV, "3")
+    run = _run(_write(tmp_path / "next.ipynb", ["print(6 * 7)"]), tmp_path / "next.out.ipynb",
+               tmp_path, check=False)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "a pooled kernel did not take its reset" in run.stdout
+    done = nbformat.read(tmp_path / "next.out.ipynb", as_version=4)
+    assert done.cells[0].outputs[0]["text"] == "42\n"
+    assert not kernels._alive(stuck)
+    assert len(_pids(pool)) == 1 and _pids(pool) != [stuck]

@@ -35,6 +35,11 @@ from jupyter_client.manager import AsyncKernelManager
 POOL_ENV = "LENSTOP_KERNEL_POOL"
 """The pool's folder, set by the build for its local workflow (unset: a kernel per notebook)."""
 
+RESET_TIMEOUT = 60.0
+"""Seconds a kernel may take to answer and take its reset (a new kernel starts within them;
+nbclient allows the same); `RESET_TIMEOUT_ENV` overrides it (tests)."""
+RESET_TIMEOUT_ENV = "LENSTOP_KERNEL_RESET_TIMEOUT"
+
 STOP_REQUESTED = False
 """Set by `stop_handler` when this process was asked to stop (Ctrl-C, SIGTERM)."""
 
@@ -245,6 +250,12 @@ def _start(folder: Path, cwd: Path) -> _Lease:
 
 
 @contextmanager
+def no_lease():
+    """What `lease` gives outside a pool: no kernel manager (papermill starts a kernel)."""
+    yield None
+
+
+@contextmanager
 def lease(cwd: Path):
     """A kernel manager for one notebook from the build's pool, reset by `fresh()` (None
     outside a pool: papermill then starts a kernel of its own). The kernel goes back to the
@@ -253,25 +264,44 @@ def lease(cwd: Path):
     if folder is None or not (folder / "owner").is_file():
         yield None
         return
-    held = _take(folder) or _start(folder, cwd)
+    owner = int((folder / "owner").read_text(encoding="utf-8"))
+    held = _take(folder)
+    if held is not None:
+        try:
+            _reset(held, cwd, owner)
+        except Exception as exc:  # (a kernel that does not answer: never seen, but a spare
+            held.kill()           #  costs one kernel start, a failed build far more)
+            held.release()
+            print(f"  a pooled kernel did not take its reset ({type(exc).__name__}: {exc}); "
+                  "starting a new one", flush=True)
+            held = None
     done = False
     try:
-        owner = int((folder / "owner").read_text(encoding="utf-8"))
-        _run(held.km, f"from lenstop.workflow import kernels as _k\n"
-                      f"_k.fresh({str(cwd)!r}, {dict(os.environ)!r}, {owner}, {held.sockets!r})")
+        if held is None:
+            held = _start(folder, cwd)
+            _reset(held, cwd, owner)
         yield held.km
         done = True
     finally:
-        if not done:
-            held.kill()
-        held.release()
+        if held is not None:
+            if not done:
+                held.kill()
+            held.release()
 
 
-def _run(km: PooledKernelManager, code: str, timeout: float = 120) -> None:
+def _reset(held: _Lease, cwd: Path, owner: int) -> None:
+    """Run `fresh()` in the leased kernel for a job working in `cwd` with this environment."""
+    _run(held.km, f"from lenstop.workflow import kernels as _k\n"
+                  f"_k.fresh({str(cwd)!r}, {dict(os.environ)!r}, {owner}, {held.sockets!r})")
+
+
+def _run(km: PooledKernelManager, code: str, timeout: float | None = None) -> None:
     """Execute `code` in the kernel, silently (no output, no execution count); RuntimeError
     if it raised."""
     from jupyter_client.utils import run_sync
 
+    if timeout is None:
+        timeout = float(os.environ.get(RESET_TIMEOUT_ENV) or RESET_TIMEOUT)
     kc = km.client()
     kc.start_channels()
 
