@@ -146,20 +146,21 @@ def stop_pool(folder: Path) -> None:
     SIGKILL for any still there after 2 s)."""
     if not folder.is_dir():
         return
-    pids = []
+    kernels = []
     for info in folder.glob("k-*.json"):
         try:
-            pids.append(int(json.loads(info.read_text(encoding="utf-8"))["pid"]))
+            meta = json.loads(info.read_text(encoding="utf-8"))
+            kernels.append((int(meta["pid"]), meta.get("sockets")))
         except (OSError, ValueError, KeyError):
             continue
+    pids = [pid for pid, _sockets in kernels]
     for pid in pids:
         _signal(pid, signal.SIGTERM)
     _wait_gone(pids, 2)
     for pid in pids:
         _signal(pid, signal.SIGKILL)
     _wait_gone(pids, 5)
-    for info in folder.glob("k-*.json"):
-        sockets = json.loads(info.read_text(encoding="utf-8")).get("sockets")
+    for _pid, sockets in kernels:
         if sockets:
             shutil.rmtree(sockets, ignore_errors=True)
     shutil.rmtree(folder, ignore_errors=True)
